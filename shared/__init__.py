@@ -1,0 +1,1 @@
+"""Code shared by the three servers of the Theme API suite: config, logging, errors, models."""

@@ -1,0 +1,58 @@
+"""Configuration: defaults, then environment, then explicit overrides, in that order.
+
+Nothing here runs at import time; each server's ``create_app`` calls :func:`load_config`.
+A key ``PORT`` of a server whose prefix is ``THEME_CLASSIFICATION`` is read from
+``THEME_CLASSIFICATION_PORT`` first, then from the suite-wide ``THEME_API_PORT``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+SUITE_PREFIX = "THEME_API"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting from the environment could not be read as the type its default has."""
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ConfigError(f"{key}={raw!r}: expected one of {sorted(_TRUE | _FALSE)}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key}={raw!r}: expected an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key}={raw!r}: expected a number") from None
+    return raw
+
+
+def load_config(
+    defaults: Mapping[str, Any],
+    prefix: str,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge ``defaults`` <- environment (``PREFIX_KEY``, then ``THEME_API_KEY``) <- ``overrides``."""
+    env = os.environ if environ is None else environ
+    config = dict(defaults)
+    for key, default in defaults.items():
+        for name in (f"{prefix}_{key}", f"{SUITE_PREFIX}_{key}"):
+            if name in env:
+                config[key] = _coerce(name, env[name], default)
+                break
+    config.update(overrides or {})
+    return config

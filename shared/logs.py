@@ -1,0 +1,70 @@
+"""The suite's log lines, in the two formats the operations guide documents.
+
+``configure_logging`` runs once per process, before the app is built. ``install_request_logging``
+hooks an app so that every request logs ``[OPENAPI] <endpoint>`` on arrival and every response
+logs ``[OPENAPI][<code> <PHRASE>] <JSON>``, pretty-printed with Korean left readable.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+
+from flask import Flask, Response, request
+
+logger = logging.getLogger(__name__)
+
+
+class LogFormat(str, Enum):
+    """``pipe`` is theme_classification's format, ``dash`` theme_generation's."""
+
+    PIPE = "%(asctime)s|%(thread)d|%(levelname)s|%(message)s"
+    DASH = "%(asctime)s - %(levelname)s - %(message)s"
+
+
+def configure_logging(fmt: LogFormat, level: str = "DEBUG") -> None:
+    """Send every logger's records to stdout (which pm2 captures) in ``fmt``."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(fmt.value))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Third-party debug chatter would drown the request lines operators read.
+    for noisy in ("urllib3", "filelock", "PIL", "matplotlib", "fsspec", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def pretty(payload: object) -> str:
+    """JSON as the guide shows it: indent 2, Korean unescaped."""
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def log_inputs(endpoint: str, **fields: str) -> None:
+    """``<endpoint> title : <title>`` and so on, one line per field."""
+    for name, value in fields.items():
+        logger.debug("%s %s : %s", endpoint, name, value)
+
+
+def _response_text(response: Response) -> str:
+    if response.is_streamed or response.direct_passthrough:
+        return f"<{response.mimetype}, streamed>"
+    if response.is_json:
+        try:
+            return pretty(json.loads(response.get_data()))
+        except ValueError:
+            pass
+    return f"<{response.mimetype}, {response.calculate_content_length()} bytes>"
+
+
+def install_request_logging(app: Flask) -> None:
+    """Log arrival and outcome of every request the app answers, errors included."""
+
+    @app.before_request
+    def _log_arrival() -> None:
+        logger.debug("[OPENAPI] %s", request.path.strip("/") or "/")
+
+    @app.after_request
+    def _log_outcome(response: Response) -> Response:
+        logger.debug("[OPENAPI][%s] %s", response.status, _response_text(response))
+        return response

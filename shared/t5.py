@@ -1,0 +1,184 @@
+"""A T5 seq2seq model held by a server: loaded once, generating with scores and optional constraints.
+
+A model directory is plain Hugging Face format (``config.json``, safetensors, tokenizer files), so a
+user's own fine-tuned checkpoint drops in. When the directory also holds ``theme_model.json`` (written
+by ``theme-train``), the per-task input prefixes and maximum lengths are read from it.
+
+Constrained decoding: a caller may give, per input, the list of whole outputs it accepts (for example
+``"유전자 치료제/분석 = 툴젠"`` for every stock found in the article). Beam search then follows a token trie
+of those outputs, optionally chaining several with ``PAIR_SEP``, so it can only ever emit one of them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from shared.device import resolve_device
+from shared.pairs import PAIR_SEP
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "theme_model.json"
+DEFAULT_TASK = {"prefix": "", "max_source_length": 512, "max_target_length": 64}
+
+
+@dataclass
+class Generation:
+    text: str
+    score: float  # length-normalised log-probability of ``text`` (beam search), <= 0
+
+
+@dataclass
+class _Node:
+    children: dict[int, "_Node"] = field(default_factory=dict)
+    output: int | None = None  # index of the output that ends here
+    below: set[int] = field(default_factory=set)  # outputs that end at or below this node
+
+
+class OutputTrie:
+    """The token sequences a constrained generation may produce: one output, or several distinct ones
+    joined by the pair separator."""
+
+    def __init__(self, sequences: list[list[int]], sep: list[int], eos: int, chain: bool) -> None:
+        self.root = _Node()
+        for index, seq in enumerate(sequences):
+            node = self.root
+            node.below.add(index)
+            for tok in seq:
+                node = node.children.setdefault(tok, _Node())
+                node.below.add(index)
+            node.output = index
+        self.sep, self.eos, self.chain = sep, eos, chain and bool(sep)
+
+    def allowed(self, generated: list[int]) -> list[int]:
+        """The tokens that may follow ``generated`` (decoder start token excluded)."""
+        node, sep_pos, used = self.root, None, set()
+        for tok in generated:
+            if sep_pos is not None:
+                sep_pos += 1
+            elif tok in node.children:
+                node = node.children[tok]
+            elif node.output is not None and self.chain and tok == self.sep[0]:
+                used.add(node.output)
+                sep_pos = 1
+            else:  # end of sequence, or padding after it
+                return [self.eos]
+            if sep_pos is not None and sep_pos == len(self.sep):
+                node, sep_pos = self.root, None
+        if sep_pos is not None:
+            return [self.sep[sep_pos]]
+        options = [tok for tok, child in node.children.items() if child.below - used]
+        if node.output is not None and node.output not in used:
+            options.append(self.eos)
+            if self.chain and len(self.root.below - used) > 1:
+                options.append(self.sep[0])
+        return options or [self.eos]
+
+
+class T5Generator:
+    """One T5 model and its tokenizer on one device."""
+
+    def __init__(self, model, tokenizer, device: torch.device, meta: dict, path: Path) -> None:
+        self.model, self.tokenizer, self.device, self.meta, self.path = model, tokenizer, device, meta, path
+        self.name = meta.get("name") or path.name
+        self._sep_ids = tokenizer(PAIR_SEP.strip(), add_special_tokens=False).input_ids
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> "T5Generator":
+        """Load from a local directory only (never a hub); CUDA runs in half precision."""
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"no T5 model at {path} (config.json missing)")
+        torch_device, dtype = resolve_device(device)
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+        model.to(torch_device).eval()
+        meta_file = path / META_FILE
+        meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+        logger.info("loaded T5 %s on %s (%s) in %.1fs", path, torch_device, dtype, time.perf_counter() - started)
+        return cls(model, tokenizer, torch_device, meta, path)
+
+    def task(self, name: str) -> dict:
+        """Prefix and max lengths of a task, from ``theme_model.json`` or the defaults."""
+        return {**DEFAULT_TASK, **self.meta.get("tasks", {}).get(name, {})}
+
+    def trie(self, outputs: list[str], chain: bool) -> OutputTrie:
+        encoded = [self.tokenizer(o, add_special_tokens=False).input_ids for o in outputs]
+        return OutputTrie([e for e in encoded if e], self._sep_ids, self.tokenizer.eos_token_id, chain)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        task: str,
+        sources: list[str],
+        allowed: list[OutputTrie | None] | None = None,
+        num_beams: int = 4,
+    ) -> list[Generation]:
+        """The best output for each source, with its length-normalised log-probability."""
+        if not sources:
+            return []
+        spec = self.task(task)
+        batch = self.tokenizer(
+            [spec["prefix"] + s for s in sources],
+            max_length=spec["max_source_length"],
+            truncation=True,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
+        kwargs = {}
+        if allowed is not None and any(t is not None for t in allowed):
+            kwargs["prefix_allowed_tokens_fn"] = self._constraint(allowed)
+        if num_beams > 1:
+            kwargs.update(num_beams=num_beams, length_penalty=1.0, early_stopping=True)
+        out = self.model.generate(
+            **batch,
+            do_sample=False,
+            max_new_tokens=spec["max_target_length"],
+            output_scores=True,
+            output_logits=num_beams == 1,
+            return_dict_in_generate=True,
+            **kwargs,
+        )
+        texts = self.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+        scores = self._scores(out, num_beams)
+        return [Generation(t.strip(), float(s)) for t, s in zip(texts, scores)]
+
+    def _constraint(self, allowed: list[OutputTrie | None]):
+        vocab = list(range(len(self.tokenizer)))
+
+        def allowed_tokens(batch_id: int, input_ids: torch.Tensor) -> list[int]:
+            trie = allowed[batch_id]
+            return vocab if trie is None else trie.allowed(input_ids[1:].tolist())
+
+        return allowed_tokens
+
+    def _scores(self, out, num_beams: int) -> list[float]:
+        if num_beams > 1 and out.sequences_scores is not None:
+            return out.sequences_scores.tolist()
+        # Greedy: score with the raw logits, not the constrained ones (which sum to 1 over the
+        # allowed tokens and would flatter the model).
+        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)
+        chosen = out.sequences[:, 1:]
+        steps = logprobs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+        keep = torch.ones_like(chosen, dtype=torch.bool)
+        keep[:, 1:] = chosen[:, :-1] != self.tokenizer.eos_token_id  # up to and including eos
+        keep &= chosen != self.tokenizer.pad_token_id
+        lengths = keep.sum(dim=1).clamp(min=1)
+        return ((steps * keep).sum(dim=1) / lengths).tolist()
+
+    @torch.inference_mode()
+    def health(self) -> dict:
+        """A one-token forward pass on the model's device, timed."""
+        started = time.perf_counter()
+        ids = self.tokenizer("건강", return_tensors="pt").input_ids.to(self.device)
+        start = torch.full((1, 1), self.model.config.decoder_start_token_id, device=self.device)
+        self.model(input_ids=ids, decoder_input_ids=start)
+        return {"name": self.name, "device": str(self.device), "dtype": str(self.model.dtype),
+                "forward_ms": round((time.perf_counter() - started) * 1000, 1)}
