@@ -1,0 +1,186 @@
+"""The active theme list: which stocks belong to which investment themes.
+
+A theme list is a CSV with a header row. Columns (English or Korean header names):
+
+| column   | also accepted      | required | meaning                                                  |
+|----------|--------------------|----------|----------------------------------------------------------|
+| theme    | 테마, 테마명        | yes      | theme name, e.g. ``유전자 치료제/분석``                    |
+| stock    | 종목, 종목명        | yes      | listed company name, e.g. ``툴젠``                          |
+| code     | 종목코드, 코드      | no       | 6-character KRX code, e.g. ``199800``                      |
+| keywords | 키워드             | no       | ``|``-separated words that evidence the theme in a text    |
+| aliases  | 별칭               | no       | ``|``-separated other names of the stock (``카뱅``)        |
+
+Files may be UTF-8 (with or without BOM) or CP949/EUC-KR, as Excel writes them for Korean.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import BadUpload
+
+COLUMNS = {
+    "theme": ("theme", "테마", "테마명"),
+    "stock": ("stock", "종목", "종목명", "stock_name"),
+    "code": ("code", "종목코드", "코드", "stock_code"),
+    "keywords": ("keywords", "키워드"),
+    "aliases": ("aliases", "별칭"),
+}
+REQUIRED = ("theme", "stock")
+MAX_CELL_CHARS = 200
+MAX_ROWS = 200_000
+_CODE = re.compile(r"^[0-9A-Z]{6}$")
+_FORMULA = ("=", "+", "@")  # spreadsheet formula injection; '-' is left alone (e.g. '-' placeholders)
+
+
+@dataclass(frozen=True)
+class ThemeEntry:
+    theme: str
+    stock: str
+    code: str = ""
+    keywords: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+class TermCounter:
+    """Counts non-overlapping occurrences of many terms in a text, longest term first."""
+
+    def __init__(self, terms: set[str]) -> None:
+        ordered = sorted((t for t in terms if t), key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def count(self, text: str) -> Counter[str]:
+        return Counter(self._pattern.findall(text)) if self._pattern else Counter()
+
+
+class ThemeList:
+    """An immutable theme list; a new upload builds a new object, so readers never see a mix."""
+
+    def __init__(self, entries: list[ThemeEntry]) -> None:
+        self.entries = tuple(dict.fromkeys(entries))
+        self.themes_of: dict[str, list[str]] = defaultdict(list)
+        self.keywords: dict[str, set[str]] = defaultdict(set)
+        self.aliases: dict[str, set[str]] = defaultdict(set)
+        for e in self.entries:
+            if e.theme not in self.themes_of[e.stock]:
+                self.themes_of[e.stock].append(e.theme)
+            self.keywords[e.theme].update((e.theme, *e.keywords))
+            self.aliases[e.stock].update((e.stock, *e.aliases))
+        self.themes = tuple(dict.fromkeys(e.theme for e in self.entries))
+        self.stocks = tuple(self.themes_of)
+        self.codes = {e.stock: e.code for e in self.entries if e.code}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- reading and writing -------------------------------------------------------------------
+
+    @classmethod
+    def from_csv_bytes(cls, data: bytes) -> "ThemeList":
+        """Parse an uploaded file; a ``BadUpload`` names the row or column that is wrong."""
+        return cls(_parse_rows(_decode(data)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ThemeList":
+        return cls.from_csv_bytes(Path(path).read_bytes())
+
+    def to_csv_bytes(self) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["theme", "stock", "code", "keywords", "aliases"])
+        for e in self.entries:
+            writer.writerow([e.theme, e.stock, e.code, "|".join(e.keywords), "|".join(e.aliases)])
+        return out.getvalue().encode("utf-8")
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically: a temp file in the same folder, fsync, then rename over the old one."""
+        write_atomic(Path(path), self.to_csv_bytes())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise BadUpload("The file is empty: expected a CSV theme list with a header row (theme,stock,...).")
+    if b"\x00" in data:
+        raise BadUpload("The file is binary, not a CSV text file.")
+    for encoding in ("utf-8-sig", "cp949"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise BadUpload("The file is neither UTF-8 nor CP949/EUC-KR text; save it as CSV (UTF-8).")
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    names = [h.strip().lower() for h in header]
+    found: dict[str, int] = {}
+    for column, accepted in COLUMNS.items():
+        hits = [i for i, n in enumerate(names) if n in accepted]
+        if len(hits) > 1:
+            raise BadUpload(f"Header row: column '{column}' appears {len(hits)} times.")
+        if hits:
+            found[column] = hits[0]
+    missing = [c for c in REQUIRED if c not in found]
+    if missing:
+        wanted = "; ".join(f"'{c}' (or {', '.join(COLUMNS[c][1:])})" for c in missing)
+        raise BadUpload(f"Header row: missing column {wanted}. The header read was: {','.join(header)[:200]}")
+    return found
+
+
+def _parse_rows(text: str) -> list[ThemeEntry]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+        columns = _header_map(header)
+        entries = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(entries) >= MAX_ROWS:
+                raise BadUpload(f"Too many rows: at most {MAX_ROWS} theme-stock pairs per list.")
+            entries.append(_entry(reader.line_num, row, columns, len(header)))
+    except csv.Error as exc:
+        raise BadUpload(f"Row {reader.line_num}: not valid CSV ({exc}).") from None
+    if not entries:
+        raise BadUpload("The file has a header but no theme-stock rows.")
+    return entries
+
+
+def _entry(line: int, row: list[str], columns: dict[str, int], width: int) -> ThemeEntry:
+    if len(row) > width:
+        raise BadUpload(f"Row {line}: {len(row)} fields, but the header has {width}.")
+    cells = {c: (row[i].strip() if i < len(row) else "") for c, i in columns.items()}
+    for column in REQUIRED:
+        if not cells[column]:
+            raise BadUpload(f"Row {line}: column '{column}' is empty.")
+    for column, value in cells.items():
+        if len(value) > MAX_CELL_CHARS:
+            raise BadUpload(f"Row {line}: column '{column}' is longer than {MAX_CELL_CHARS} characters.")
+        if value.startswith(_FORMULA):
+            raise BadUpload(f"Row {line}: column '{column}' starts with '{value[0]}' (a spreadsheet formula?).")
+    code = cells.get("code", "")
+    if code and not _CODE.match(code.zfill(6)):
+        raise BadUpload(f"Row {line}: column 'code' is '{code}', not a 6-character KRX code.")
+    split = lambda v: tuple(dict.fromkeys(p.strip() for p in v.split("|") if p.strip()))  # noqa: E731
+    return ThemeEntry(cells["theme"], cells["stock"], code.zfill(6) if code else "",
+                      split(cells.get("keywords", "")), split(cells.get("aliases", "")))
