@@ -26,10 +26,13 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     """An Api with Swagger UI at ``/docs`` (or none when ``SWAGGER`` is off) and our error handlers."""
     app.config.setdefault("ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
+    app.config.setdefault("ERROR_INCLUDE_MESSAGE", False)  # our error bodies carry their own wording
     app.config["RESTX_JSON"] = {"ensure_ascii": False}
     doc = "/docs" if app.config.get("SWAGGER", True) else False
     api = Api(app, version="1.0", title=title, description=description, doc=doc)
     register_error_handlers(api)
+    # Routing errors outside the Api's resources (an unknown URL) reach Flask, not Flask-RESTX.
+    app.register_error_handler(HTTPException, lambda e: ({"message": e.description}, e.code))
     return api
 
 

@@ -46,8 +46,11 @@ def log_inputs(endpoint: str, **fields: str) -> None:
         logger.debug("%s %s : %s", endpoint, name, value)
 
 
+_SUMMARISED = ("/swagger.json", "/swaggerui/", "/docs")  # large, and not a client's answer
+
+
 def _response_text(response: Response) -> str:
-    if response.is_streamed or response.direct_passthrough:
+    if response.is_streamed or response.direct_passthrough or request.path.startswith(_SUMMARISED):
         return f"<{response.mimetype}, streamed>"
     if response.is_json:
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from shared.device import resolve_device
 from shared.pairs import PAIR_SEP
@@ -96,6 +97,7 @@ class T5Generator:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"no T5 model at {path} (config.json missing)")
         torch_device, dtype = resolve_device(device)
+        hf_logging.disable_progress_bar()  # progress bars would garble the documented log lines
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, dtype=dtype)

@@ -1,0 +1,53 @@
+"""Run a server's Flask app under gunicorn (a production WSGI server), one process, many threads.
+
+One worker holds the models, so they are loaded once; ``threads`` serve requests concurrently and
+the model calls themselves are batched (see ``shared.batching``). The app is built inside the worker
+(not before the fork, which would leave torch's thread pools in a bad state). A model that fails to
+load stops the worker, and gunicorn then exits non-zero with the cause in the log.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from shared.logs import LogFormat, configure_logging
+
+logger = logging.getLogger(__name__)
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, build: Callable[[], Flask], options: dict, log_format: LogFormat) -> None:
+        self._build, self._options, self._log_format = build, options, log_format
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        # In the worker, after gunicorn set up its own loggers: ours go to stdout in our format.
+        configure_logging(self._log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
+        return self._build()
+
+
+def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
+          timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE) -> None:
+    """Serve ``build()``'s app on ``host:port`` until SIGTERM (which drains in-flight requests)."""
+    configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": timeout,  # also bounds model loading at start-up
+        "graceful_timeout": graceful_timeout,
+        "accesslog": None,  # every request is logged in the documented format by shared.logs
+        "errorlog": "-",
+        "loglevel": "info",
+    }
+    logger.info("starting on http://%s:%d with %d threads", host, port, threads)
+    _Gunicorn(build, options, log_format).run()

@@ -1,0 +1,1 @@
+"""theme_classification: which themes an article ties to which stocks (T5 + TF-IDF)."""

@@ -1,0 +1,62 @@
+"""The theme_classification app factory and its ``theme-classification-server`` command."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from shared.api import make_api
+from shared.config import load_config
+from shared.logs import LogFormat, install_request_logging
+from shared.serve import serve
+from shared.t5 import T5Generator
+from theme_classification.api import ns
+from theme_classification.service import ClassificationService
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "HOST": "127.0.0.1",
+    "PORT": 8001,
+    "THREADS": 8,
+    "T5_MODEL_DIR": str(ROOT / "models" / "theme-t5"),
+    "DEVICE": "auto",
+    "NUM_BEAMS": 4,
+    "DATA_DIR": str(ROOT / "var" / "theme_classification"),
+    "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
+    "MAX_TEXT_CHARS": 20_000,
+    "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
+    "SWAGGER": True,
+}
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config, then models (once), then the API."""
+    config = load_config(DEFAULTS, "THEME_CLASSIFICATION", overrides)
+    app = Flask(__name__)
+    app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
+    data_dir = Path(config["DATA_DIR"])
+    t5 = T5Generator.load(config["T5_MODEL_DIR"], config["DEVICE"])
+    state = ClassificationService.load_themes(data_dir, Path(config["DEFAULT_THEME_LIST"]))
+    app.extensions["theme_classification"] = ClassificationService(t5, state, data_dir, config["NUM_BEAMS"])
+    install_request_logging(app)
+    api = make_api(app, "theme_classification", "Which investment themes an article ties to which stocks")
+    api.add_namespace(ns)
+    return app
+
+
+def main() -> None:
+    """Serve under gunicorn; a model or theme list that will not load stops the process."""
+    config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
+    serve(_build, host=config["HOST"], port=config["PORT"], threads=config["THREADS"], log_format=LogFormat.PIPE)
+
+
+def _build() -> Flask:
+    try:
+        return create_app()
+    except Exception:
+        logger.exception("theme_classification could not start")
+        sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning

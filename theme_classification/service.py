@@ -1,0 +1,97 @@
+"""Theme classification without Flask: the T5 classifier, the TF-IDF matcher and the theme list."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.candidates import article_text, classify_outputs, classify_source
+from shared.errors import StorageError
+from shared.pairs import parse_pairs
+from shared.t5 import T5Generator
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_LIST = "themes.csv"
+
+
+@dataclass(frozen=True)
+class ThemeState:
+    """One theme list and the matcher built from it; replaced whole, never mutated."""
+
+    themes: ThemeList
+    matcher: TfidfMatcher
+    source: str  # "default" (shipped) or "uploaded"
+
+
+class ClassificationService:
+    def __init__(self, t5: T5Generator, state: ThemeState, data_dir: Path, num_beams: int = 4) -> None:
+        self.t5, self.state, self.data_dir, self.num_beams = t5, state, data_dir, num_beams
+        self._upload_lock = threading.Lock()
+
+    @staticmethod
+    def load_themes(data_dir: Path, default_list: Path) -> ThemeState:
+        """The last accepted upload when there is one, else the shipped default list."""
+        path, source = data_dir / ACTIVE_LIST, "uploaded"
+        if not path.is_file():
+            path, source = default_list, "default"
+        themes = ThemeList.load(path)
+        logger.info("theme list %s: %d pairs, %d themes", path, len(themes), len(themes.themes))
+        return ThemeState(themes, TfidfMatcher(themes), source)
+
+    def t5_inference(self, title: str, body: str) -> list[dict]:
+        matcher = self.state.matcher
+        outputs = classify_outputs(article_text(title, body), matcher)
+        if len(outputs) <= 1:  # only 없음: no listed stock in the text, nothing to rank
+            return []
+        trie = self.t5.trie(outputs, chain=True)
+        [gen] = self.t5.generate("classify", [classify_source(title, body)], [trie], self.num_beams)
+        score = round(gen.score, 3)
+        return [{"theme": theme, "stock": stock, "score": score} for theme, stock in parse_pairs(gen.text)]
+
+    def tf_inference(self, title: str, body: str) -> list[dict]:
+        return [m.as_dict() for m in self.state.matcher.match(article_text(title, body))]
+
+    def theme_inference(self, title: str, body: str) -> dict:
+        """Stocks are the T5's choice; a stock the dictionary also found takes the tf pair."""
+        t5_result = self.t5_inference(title, body)
+        logger.debug("inference")
+        tf_result = self.tf_inference(title, body)
+        tf_by_stock = {m["stock"]: m for m in tf_result}
+        result, seen = [], set()
+        for pair in t5_result:
+            stock = pair["stock"]
+            if stock in seen:
+                continue
+            seen.add(stock)
+            tf = tf_by_stock.get(stock)
+            chosen = tf if tf else pair
+            result.append({"theme": chosen["theme"], "stock": stock, "score": chosen["score"],
+                           "from": "tf" if tf else "t5"})
+        return {"result": result, "t5_result": t5_result, "tf_result": tf_result}
+
+    def upload(self, data: bytes) -> ThemeState:
+        """Validate, persist atomically, then switch: a bad file or a failed write changes nothing."""
+        logger.debug("load_theme_list")
+        themes = ThemeList.from_csv_bytes(data)
+        logger.debug("load")
+        state = ThemeState(themes, TfidfMatcher(themes), "uploaded")
+        with self._upload_lock:
+            try:
+                themes.save(self.data_dir / ACTIVE_LIST)
+            except OSError as exc:
+                logger.error("could not save the theme list to %s: %s", self.data_dir, exc)
+                raise StorageError("The server could not save the theme list (disk full or data directory "
+                                   "not writable); the previous list stays active.") from None
+            self.state = state
+        logger.debug("load...ok")
+        return state
+
+    def health(self) -> dict:
+        state = self.state
+        return {"status": "ok", "t5": self.t5.health(),
+                "theme_list": {"pairs": len(state.themes), "themes": len(state.themes.themes),
+                               "stocks": len(state.themes.stocks), "source": state.source}}
