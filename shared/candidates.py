@@ -4,42 +4,229 @@ A small model is not asked to spell company names: for every input the allowed o
 from the active theme list and the text itself, and decoding is constrained to them (see
 ``shared.t5.OutputTrie``). The model only ranks candidates, so it can never emit a stock that the
 text does not mention.
+
+Which listed names count as a mention of the company (``StockFinder``), in order:
+
+1. **Whole words only.** A name (or alias, e.g. ``하이닉스``) must not continue a longer word on the
+   left (``플레이`` does not mention 레이), and what follows it must be nothing, punctuation, or Korean
+   particles and endings (``툴젠이``, ``삼성전자와의``); ``LG그룹`` or ``포스코이앤씨`` are other names.
+2. **Names that are ordinary words or group names** (``대상``, ``진영``, ``레이``, ``LG``, ``한화``,
+   ``DB`` — see ``AMBIGUOUS_NAMES`` and ``GROUP_NAMES``; any name of one or two Hangul syllables or of
+   three or fewer Latin letters, unless listed in ``DISTINCTIVE_SHORT_NAMES``) count only with evidence
+   that the company is meant: its KRX code beside it (``대상(001680)``), ``(주)``/``㈜``, ``대상 주가``
+   or ``대상株``.
+3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
+   a stock whose name contains ``증권`` counts only where a sentence mentions it without the marks of
+   a quoted analyst or data source (``SOURCE_MARKS``), or in the title.
 """
 from __future__ import annotations
 
+import re
+import weakref
+from dataclasses import dataclass, field
+
 from shared.pairs import NONE, format_pair
 from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
 
 RELATED, UNRELATED = "related", "unrelated"
+RELEVANCE_OUTPUTS = [RELATED, UNRELATED]
 
+# Listed names that are also everyday Korean words or English loanwords (found as ordinary words in
+# KorSTS / the Korean Financial PhraseBank, or read in the Naver corpus), and names of groups whose
+# holding company is listed under the group's own name.
+AMBIGUOUS_NAMES = frozenset({
+    "대상", "진영", "레이", "테스", "디바이스", "남성", "레몬", "배럴", "진도", "신흥", "미코", "나노", "상보",
+    "선진", "동양", "서한", "대원", "신원", "대교", "동서", "서남", "노을", "코디", "캐리", "러셀", "오로라",
+    "스피어", "유니온", "서산", "삼일", "성우", "디오", "알트", "웹스", "야스", "피노", "딜리", "오아", "아스트",
+    "캐프", "서원", "율촌", "대동", "동방", "유신", "화신", "영흥", "우진", "우성", "핑거", "베셀", "포톤",
+    "컨텍", "하츠", "파수", "누보", "넥센", "엔피", "대모", "이렘", "뉴온", "한독", "태성", "삼영", "한창",
+    "대성", "NEW", "CS", "EG", "SG", "TP", "KD", "KX", "E1", "E8", "3S", "LF", "NPC", "SBS", "GRT", "APS",
+    "오리온", "나무가", "우리로", "아스타", "부스타", "이마트", "에이프로", "원익", "삼진", "코텍", "힘스",
+    "세중", "덕성", "대현", "선광", "조흥", "세동", "일승", "승일", "서흥", "대창", "삼현", "삼기", "혜인",
+    "원준", "광무", "세방", "오텍", "한탑", "풍강", "두올", "인팩", "서연", "우양", "조비", "경농", "벽산",
+    "파루", "센코", "위츠", "앱튼", "쿠콘", "팬젠", "퓨릿", "팸텍", "하스", "본느", "삐아", "엔젯", "닷밀",
+    "솔본", "산돌", "알톤", "세방", "트윔", "제닉", "더즌", "꿈비", "핀텔", "지슨", "태웅", "한켐", "핌스",
+    "웅진", "흥국", "태광", "하림", "동원", "한진", "화승",
+})
+GROUP_NAMES = frozenset({
+    "LG", "SK", "한화", "DB", "LS", "GS", "CJ", "효성", "두산", "HD현대", "코오롱", "한진", "HDC", "BGF", "NICE",
+    "KCC", "OCI", "DL", "LX홀딩스", "HS효성", "대웅", "녹십자", "대상홀딩스",
+})
+# Short names common enough in the news that they almost always mean the company.
+DISTINCTIVE_SHORT_NAMES = frozenset({
+    "기아", "농심", "휴젤", "툴젠", "루닛", "뷰노", "안랩", "씨젠", "보령", "웹젠", "한샘", "풍산", "쏘카", "샘표",
+    "한섬", "KT", "엠로", "엔켐", "천보", "후성", "심텍", "고영", "다날", "무학", "리노", "HMM", "KT&G", "SKC",
+    "TKG", "HPSP", "ISC", "KEC", "YTN", "SOOP", "LIG", "KAI", "SKT", "LGD", "APR", "KMW", "JYP", "YG", "L&F",
+    "엔씨", "한전", "카뱅", "다우", "넵튠", "엑셈", "인콘", "코콤", "스맥", "톱텍", "엑스", "야놀", "빅텍", "바텍",
+    "아톤", "윈팩", "대덕", "한싹", "티웨이",
+})
+# Firms that news quotes as a data source far more often than it writes about them.
+SOURCE_FIRMS = frozenset({"에프앤가이드", "NICE평가정보", "한국기업평가", "NICE"})
+# Words that mark a sentence as quoting an analyst or a data source rather than being about the firm.
+SOURCE_MARKS = re.compile(
+    r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주가|투자의견|보고서|리포트|에 따르면|자료|집계"
+    r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
+)
+# Particles and endings that may follow a name inside one written word (툴젠이, 삼성전자와의, 기아株).
+_ENDINGS = sorted({
+    "은", "는", "이", "가", "을", "를", "의", "에", "와", "과", "도", "로", "으로", "만", "에서", "에게", "께", "까지",
+    "부터", "보다", "처럼", "마저", "조차", "이나", "나", "이며", "며", "이다", "다", "이고", "고", "인", "이라", "라",
+    "이란", "란", "이자", "자", "이지만", "지만", "였", "이었", "었", "던", "이던", "엔", "선", "측", "주", "株", "사",
+    "등", "들", "서", "요", "랑", "이랑", "하고", "야", "여", "대비", "보단", "마다", "뿐", "밖에", "쪽", "처럼",
+    "이라는", "라는", "이라고", "라고", "에선", "와도", "과도", "로서", "로써", "으로서", "으로써", "는데", "인데",
+}, key=len, reverse=True)
+_HANGUL_RUN = re.compile(r"[가-힣株]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[다요죠]\.)(?=[^\s\d.,'\"’”)\]])|\s*\n\s*")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a title or body: after ``. ! ?`` and a space, after ``다.`` even with no space
+    (``물질이다.순시홀딩스그룹은`` is two sentences), and at line breaks."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+@dataclass
+class Mention:
+    stock: str
+    count: int = 0
+    first: int = -1  # character offset of the first counted mention
+    names: set[str] = field(default_factory=set)  # the names and aliases found
+
+
+class StockFinder:
+    """Finds the listed stocks a text mentions, by the rules in the module docstring."""
+
+    def __init__(self, themes: ThemeList) -> None:
+        self.themes = themes
+        self.stock_of = {alias: stock for stock, names in themes.aliases.items() for alias in names}
+        ordered = sorted(self.stock_of, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def find(self, text: str, context: str | None = None, title: str = "") -> dict[str, Mention]:
+        """Stocks mentioned in ``text``, in order of first mention; ``context`` (default ``text``) is
+        where evidence for an ambiguous name or a brokerage's role may also be found, ``title`` the
+        article's title (a brokerage named there is a subject, not a source)."""
+        if self._pattern is None:
+            return {}
+        context = text if context is None else context
+        found: dict[str, Mention] = {}
+        for match in self._pattern.finditer(text):
+            name = match.group()
+            if not self._whole_word(text, match.start(), match.end()):
+                continue
+            stock = self.stock_of[name]
+            mention = found.setdefault(stock, Mention(stock, first=match.start()))
+            mention.count += 1
+            mention.names.add(name)
+        return {s: m for s, m in found.items() if self._counts(m, text, context, title)}
+
+    def mask_names(self, text: str) -> str:
+        """``text`` with every listed name and alias replaced by spaces of the same length."""
+        return self._pattern.sub(lambda m: " " * len(m.group()), text) if self._pattern else text
+
+    @staticmethod
+    def _whole_word(text: str, start: int, end: int) -> bool:
+        # "다" before a name is usually a sentence end with the space lost (했다엔씨소프트의).
+        if start > 0 and re.match(r"[가-힣A-Za-z0-9&]", text[start - 1]) and text[start - 1] != "다":
+            return False
+        rest = text[end:end + 12]
+        if text[end - 1].isascii() and text[end - 1].isalnum() and rest[:1].isascii() and rest[:1].isalnum():
+            return False
+        run = _HANGUL_RUN.match(rest)
+        return run is None or _is_endings(run.group())
+
+    def _counts(self, mention: Mention, text: str, context: str, title: str) -> bool:
+        stock = mention.stock
+        if needs_evidence(stock) and not any(_has_evidence(n, self.themes.codes.get(stock, ""), context)
+                                             for n in mention.names | {stock}):
+            return False
+        if is_source_firm(stock):
+            return _named_as_subject(mention.names, text, title)
+        return True
+
+
+def is_source_firm(stock: str) -> bool:
+    """Brokerages and data vendors: usually quoted, counted only where named as a subject."""
+    return ("증권" in stock and "스팩" not in stock) or stock in SOURCE_FIRMS
+
+
+def needs_evidence(stock: str) -> bool:
+    """Whether a name is too likely to mean something else to count without evidence."""
+    if stock in DISTINCTIVE_SHORT_NAMES:
+        return False
+    if stock in AMBIGUOUS_NAMES or stock in GROUP_NAMES:
+        return True
+    hangul = re.fullmatch(r"[가-힣]{1,2}", stock) is not None
+    latin = re.fullmatch(r"[A-Za-z0-9&]{1,3}", stock) is not None
+    return hangul or latin
+
+
+def _has_evidence(name: str, code: str, text: str) -> bool:
+    n = re.escape(name)
+    code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
+    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}", text) is not None
+
+
+def _named_as_subject(names: set[str], text: str, title: str) -> bool:
+    if any(n in title for n in names):
+        return True
+    return any(any(n in s for n in names) and not SOURCE_MARKS.search(s) for s in split_sentences(text))
+
+
+def _is_endings(run: str) -> bool:
+    """Whether a run of Hangul is made only of particles and endings (``와의``, ``으로는``)."""
+    if not run:
+        return True
+    return any(run.startswith(e) and _is_endings(run[len(e):]) for e in _ENDINGS)
+
+
+_FINDERS: "weakref.WeakKeyDictionary[TfidfMatcher, StockFinder]" = weakref.WeakKeyDictionary()
+
+
+def stock_finder(matcher: TfidfMatcher) -> StockFinder:
+    """The finder for a matcher's theme list, built once per matcher."""
+    finder = _FINDERS.get(matcher)
+    if finder is None:
+        finder = _FINDERS[matcher] = StockFinder(matcher.themes)
+    return finder
+
+
+# -- the three tasks ---------------------------------------------------------------------------------
 
 def article_text(title: str, body: str) -> str:
-    return f"{title} {body}".strip()
+    """Title and body on separate lines, so the title is always its own sentence."""
+    return f"{title}\n{body}".strip()
 
 
 def classify_source(title: str, body: str) -> str:
     return article_text(title, body)
 
 
+def _pairs(mentions: dict[str, Mention], themes: ThemeList) -> list[str]:
+    return [format_pair(theme, stock) for stock in mentions for theme in themes.themes_of[stock]]
+
+
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
-    """Every (member theme, stock) pair of the stocks the text mentions, and ``없음``."""
-    pairs = [format_pair(theme, stock)
-             for stock in matcher.mentions(text)
-             for theme in matcher.themes.themes_of[stock]]
-    return pairs + [NONE]
+    """Every (member theme, stock) pair of the stocks the article mentions, and ``없음``.
+
+    ``text`` is ``classify_source(title, body)``: its first line is taken as the title."""
+    title = text.split("\n", 1)[0]
+    return _pairs(stock_finder(matcher).find(text, title=title), matcher.themes) + [NONE]
 
 
-def generate_source(sentence: str) -> str:
-    return sentence
+def generate_source(sentence: str, title: str = "") -> str:
+    """One sentence, with its article's title as context when known."""
+    return f"{sentence} 제목: {title}" if title else sentence
 
 
-def generate_outputs(sentence: str, matcher: TfidfMatcher) -> list[str]:
-    """Pairs of the stocks the sentence mentions with their member themes, and ``없음``."""
-    return classify_outputs(sentence, matcher)
+def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", article: str = "") -> list[str]:
+    """Pairs of the stocks the sentence mentions with their member themes, and ``없음``. Evidence for
+    an ambiguous name may come from the whole ``article`` when it is given."""
+    context = f"{article}\n{sentence}" if article else sentence
+    found = stock_finder(matcher).find(sentence, context=context, title=title if sentence == title else "")
+    return _pairs(found, matcher.themes) + [NONE]
 
 
 def relevance_source(title: str, sentence: str) -> str:
     return f"제목: {title} 문장: {sentence}"
-
-
-RELEVANCE_OUTPUTS = [RELATED, UNRELATED]

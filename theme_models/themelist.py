@@ -2,7 +2,8 @@
 
 ``theme-build-themes`` reads ``naver_themes_2026/theme_stocks.csv`` and the KRX listing from the
 shared data folder and writes one row per theme-stock pair with the stock's KRX code and keywords
-that evidence the theme in a text. Keywords come from the theme name itself:
+that evidence the theme in a text, and the common short forms (``aliases``) by which news writes some
+stocks (``하이닉스``, ``LG엔솔``, ``네이버``). Keywords come from the theme name itself:
 ``2차전지(LFP/리튬인산철)`` gives ``2차전지``, ``LFP``, ``리튬인산철``; ``유전자 치료제/분석`` gives
 ``유전자 치료제``, ``유전자치료제``, ``유전자 분석``, ``유전자``. Words too generic to evidence anything
 alone (``분석``, ``수혜주`` ...) are dropped.
@@ -21,6 +22,68 @@ GENERIC = {
     "기업", "사업", "정책", "업체", "등", "발표", "지수", "신규상장", "개선", "양적", "질적", "제조", "기술",
     "치료제", "진단", "방지", "주", "대표", "국산화", "충전소", "충전기", "화재", "물리", "정보", "생체인식",
     "온라인", "활용", "저장", "산업용", "하반기", "스마트폰", "제고계획", "등",
+}
+# Short forms and former names that Korean financial news uses for listed companies. Only forms that
+# name that one company: a group name (``삼성``, ``현대``) or a subsidiary's name (``한국투자증권`` is not
+# 한국금융지주) is never an alias.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "SK하이닉스": ("하이닉스",),
+    "LG에너지솔루션": ("LG엔솔", "LG에너지", "엘지에너지솔루션"),
+    "삼성바이오로직스": ("삼성바이오",),
+    "NAVER": ("네이버",),
+    "POSCO홀딩스": ("포스코홀딩스", "포스코그룹 지주사"),
+    "현대차": ("현대자동차",),
+    "기아": ("기아차",),
+    "한국전력": ("한전",),
+    "한국가스공사": ("가스공사",),
+    "카카오뱅크": ("카뱅",),
+    "LG디스플레이": ("LGD",),
+    "한화에어로스페이스": ("한화에어로",),
+    "HD현대중공업": ("현대중공업",),
+    "HD한국조선해양": ("한국조선해양",),
+    "HD현대일렉트릭": ("현대일렉트릭",),
+    "HD현대마린솔루션": ("현대마린솔루션",),
+    "HD현대건설기계": ("현대건설기계",),
+    "HD현대인프라코어": ("현대인프라코어", "두산인프라코어"),
+    "두산에너빌리티": ("두산중공업",),
+    "포스코퓨처엠": ("포스코케미칼",),
+    "한화오션": ("대우조선해양",),
+    "한국항공우주": ("KAI", "한국항공우주산업"),
+    "엔씨소프트": ("엔씨", "NC소프트"),
+    "에스엠": ("SM엔터테인먼트", "SM엔터"),
+    "와이지엔터테인먼트": ("YG엔터테인먼트", "YG엔터", "YG"),
+    "JYP Ent.": ("JYP엔터테인먼트", "JYP엔터", "JYP"),
+    "아모레퍼시픽": ("아모레",),
+    "신한지주": ("신한금융지주", "신한금융"),
+    "하나금융지주": ("하나금융",),
+    "우리금융지주": ("우리금융",),
+    "메리츠금융지주": ("메리츠금융",),
+    "KB금융": ("KB금융지주",),
+    "한국타이어앤테크놀로지": ("한국타이어",),
+    "SK이노베이션": ("SK이노",),
+    "SK텔레콤": ("SKT",),
+    "LG유플러스": ("LGU+", "LG U+"),
+    "에스디바이오센서": ("SD바이오센서",),
+    "한올바이오파마": ("한올바이오",),
+    "리가켐바이오": ("리가켐", "레고켐바이오", "레고켐"),
+    "에이비엘바이오": ("ABL바이오",),
+    "금호석유화학": ("금호석유",),
+    "S-Oil": ("에쓰오일", "S-OIL", "에쓰-오일"),
+    "삼성E&A": ("삼성엔지니어링",),
+    "LS ELECTRIC": ("LS일렉트릭", "LS일렉"),
+    "레인보우로보틱스": ("레인보우",),
+    "엘앤에프": ("L&F",),
+    "케이엠더블유": ("KMW",),
+    "에이피알": ("APR",),
+    "F&F": ("에프앤에프",),
+    "한국금융지주": ("한국투자금융지주",),
+    "CJ제일제당": ("CJ제당",),
+    "HLB생명과학": ("에이치엘비생명과학",),
+    "HLB": ("에이치엘비",),
+    "이수페타시스": ("페타시스",),
+    "현대모비스": ("모비스",),
+    "현대글로비스": ("글로비스",),
+    "KT&G": ("케이티앤지",),
 }
 _SPLIT = re.compile(r"\s*(?:/|,|·|＆|&|\s및\s)\s*")
 
@@ -60,7 +123,11 @@ def build(data_dir: Path) -> ThemeList:
         for row in csv.DictReader(f):
             code = row["stock_code"]
             stock = listing.get(code, row["stock_name"])  # the KRX name wins where they differ
-            entries.append(ThemeEntry(row["theme"], stock, code, theme_keywords(row["theme"])))
+            aliases = tuple(a for a in ALIASES.get(stock, ()) if a != stock)
+            entries.append(ThemeEntry(row["theme"], stock, code, theme_keywords(row["theme"]), aliases))
+    missing = set(ALIASES) - {e.stock for e in entries}
+    if missing:
+        raise ValueError(f"ALIASES names stocks that are not in the theme list: {sorted(missing)}")
     return ThemeList(entries)
 
 

@@ -1,0 +1,3 @@
+from file_server.app import main
+
+main()

@@ -1,0 +1,146 @@
+"""theme_classification over real HTTP: the contract's shapes, every error case, the guide's numbers."""
+import re
+
+import pytest
+import requests
+
+from tests.guide import article
+
+TITLE, BODY = article()
+
+
+def post(server, path, **kwargs):
+    return requests.post(server.url + path, timeout=60, **kwargs)
+
+
+def test_t5_inference_chooses_among_stocks_the_article_names(classification):
+    r = post(classification, "/t5_inference", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    pairs = r.json()
+    assert isinstance(pairs, list) and pairs, pairs
+    for pair in pairs:
+        assert set(pair) == {"theme", "stock", "score"}
+        assert pair["stock"] in TITLE + BODY  # constrained decoding never invents a stock
+        assert -30 < pair["score"] <= 0 and pair["score"] == round(pair["score"], 3)
+
+
+def test_tf_inference_on_the_default_list(classification):
+    r = post(classification, "/tf_inference", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    by_stock = {m["stock"]: m for m in r.json()}
+    assert by_stock["툴젠"]["theme"] == "유전자 치료제/분석"
+    assert by_stock["툴젠"]["stock_count"] == 3
+    for match in r.json():
+        assert set(match) == {"theme", "stock", "score", "theme_count", "stock_count"}
+        assert match["score"] <= 0 and match["theme_count"] >= 1 and match["stock_count"] >= 1
+
+
+def test_theme_inference_prefers_the_dictionary_pair_for_a_stock_t5_chose(classification):
+    r = post(classification, "/theme_inference", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    out = r.json()
+    assert set(out) == {"result", "t5_result", "tf_result"}
+    tf = {m["stock"]: m for m in out["tf_result"]}
+    t5_stocks = [p["stock"] for p in out["t5_result"]]
+    assert [p["stock"] for p in out["result"]] == list(dict.fromkeys(t5_stocks))
+    for pair in out["result"]:
+        if pair["stock"] in tf:
+            assert pair["from"] == "tf" and pair["theme"] == tf[pair["stock"]]["theme"]
+            assert pair["score"] == tf[pair["stock"]]["score"]
+        else:
+            assert pair["from"] == "t5"
+
+
+def test_an_article_without_listed_stocks_gives_empty_lists(classification):
+    body = "오늘 서울은 맑고 기온은 영상 10도까지 오르겠다."
+    assert post(classification, "/t5_inference", json={"title": "날씨", "body": body}).json() == []
+    assert post(classification, "/tf_inference", json={"title": "날씨", "body": body}).json() == []
+
+
+MISSING = "Missing required parameter in the JSON body"
+INVALID = "Input payload validation failed"
+
+
+@pytest.mark.parametrize("endpoint", ["/t5_inference", "/tf_inference", "/theme_inference"])
+@pytest.mark.parametrize("payload, errors", [
+    ({"title": TITLE}, {"body": MISSING}),
+    ({"body": BODY}, {"title": MISSING}),
+    ({}, {"title": MISSING, "body": MISSING}),
+    ({"title": "툴젠", "body": "a"}, {"text": "text length is too short."}),
+    ({"title": 7, "body": BODY}, {"title": "'title' must be a string."}),
+    ({"title": TITLE, "body": ["a"]}, {"body": "'body' must be a string."}),
+])
+def test_invalid_requests_answer_the_contract_shape(classification, endpoint, payload, errors):
+    r = post(classification, endpoint, json=payload)
+    assert r.status_code == 400
+    assert r.json() == {"errors": errors, "message": INVALID}
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+    {"data": "title=a&body=b"},
+    {"data": b"\xff\xfe\x00garbage", "headers": {"Content-Type": "application/json"}},
+    {"json": ["title", "body"]},
+    {"json": "title body"},
+])
+def test_a_body_that_is_not_a_json_object_is_a_400(classification, kwargs):
+    r = post(classification, "/tf_inference", **kwargs)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["message"] == INVALID and "JSON object" in body["errors"]["json"]
+
+
+def test_an_over_long_text_is_a_413_in_the_same_shape(classification):
+    r = post(classification, "/t5_inference", json={"title": TITLE, "body": "가" * 20_001})
+    assert r.status_code == 413
+    assert r.json()["message"] == INVALID and "at most 20000" in r.json()["errors"]["text"]
+
+
+def test_unknown_url_and_wrong_method_answer_json(classification):
+    r = requests.get(classification.url + "/nope", timeout=10)
+    assert r.status_code == 404 and "not found" in r.json()["message"]
+    r = requests.get(classification.url + "/t5_inference", timeout=10)
+    assert r.status_code == 405 and "not allowed" in r.json()["message"]
+
+
+def test_health_touches_the_model_and_swagger_is_served(classification):
+    health = requests.get(classification.url + "/health", timeout=10).json()
+    assert health["status"] == "ok" and health["t5"]["device"] == "cpu"
+    assert health["t5"]["forward_ms"] > 0
+    assert health["theme_list"] == {"pairs": 7415, "themes": 268, "stocks": 2347, "source": "default"}
+    assert "swagger" in requests.get(classification.url + "/docs", timeout=10).text.lower()
+    spec = requests.get(classification.url + "/swagger.json", timeout=10).json()
+    assert {"/t5_inference", "/tf_inference", "/theme_inference", "/upload", "/health"} <= set(spec["paths"])
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\|\d+\|DEBUG\|(.*)$")
+
+
+def test_log_lines_follow_the_guide(classification):
+    post(classification, "/tf_inference", json={"title": TITLE, "body": BODY})
+    post(classification, "/t5_inference", json={"title": TITLE})
+    log = classification.wait_for_log('"body": "Missing required parameter in the JSON body"')
+    lines = log.splitlines()
+    messages = [m.group(1) for m in map(LOG_LINE.match, lines) if m]
+    start = messages.index("[OPENAPI] tf_inference")
+    assert messages[start:start + 5] == [
+        "[OPENAPI] tf_inference",
+        f"tf_inference title : {TITLE}",
+        f"tf_inference body : {BODY}",
+        "inference",
+        "[OPENAPI][200 OK] [",
+    ]
+    # The response JSON follows, pretty-printed with Korean unescaped, as in the guide.
+    i = lines.index(next(l for l in lines if l.endswith("|DEBUG|[OPENAPI][200 OK] [")))
+    assert lines[i + 1:i + 3] == ["  {", '    "theme": "유전자 치료제/분석",'] or '"theme":' in lines[i + 2]
+    assert "\\u" not in log
+    # The guide's 1-2 example, line for line.
+    j = max(k for k, l in enumerate(lines) if l.endswith("|DEBUG|[OPENAPI][400 BAD REQUEST] {"))
+    assert LOG_LINE.match(lines[j - 1]).group(1) == "[OPENAPI] t5_inference"
+    assert lines[j + 1:j + 6] == [
+        '  "errors": {',
+        '    "body": "Missing required parameter in the JSON body"',
+        "  },",
+        '  "message": "Input payload validation failed"',
+        "}",
+    ]

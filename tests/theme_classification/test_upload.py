@@ -1,0 +1,117 @@
+"""/upload: encodings, row-level errors that change nothing, atomic switch, survival across restarts."""
+import threading
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.guide import article
+
+TITLE, BODY = article()
+GENE_LIST = "theme,stock,code\n유전자,툴젠,199800\n반도체,삼성전자,005930\n"
+CART_LIST = "테마,종목,종목코드,키워드\n카티,툴젠,199800,CAR-T|세포치료제\n반도체,삼성전자,005930,\n"
+
+
+def start(run_server, t5_model_dir, data_dir):
+    s = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
+                   DATA_DIR=data_dir, DEFAULT_THEME_LIST=ROOT / "data" / "themes.csv")
+    s.data_dir = data_dir
+    return s
+
+
+@pytest.fixture(scope="module")
+def server(run_server, t5_model_dir, tmp_path_factory):
+    """One server for this module's tests; each test uploads the list it starts from."""
+    return start(run_server, t5_model_dir, tmp_path_factory.mktemp("upload") / "data")
+
+
+def upload(server, content: bytes, name="themes.csv"):
+    return requests.post(server.url + "/upload", files={"file": (name, content, "text/csv")}, timeout=60)
+
+
+def tf(server):
+    r = requests.post(server.url + "/tf_inference", json={"title": TITLE, "body": BODY}, timeout=60)
+    assert r.status_code == 200
+    return r.json()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp949", "euc-kr"])
+def test_the_guide_counts_after_uploading_a_list_with_the_pair(server, encoding):
+    r = upload(server, GENE_LIST.encode(encoding))
+    assert r.status_code == 200 and r.json() == {"result": "success"}
+    [match] = tf(server)
+    assert (match["theme"], match["stock"], match["theme_count"], match["stock_count"]) == ("유전자", "툴젠", 4, 3)
+    assert match["score"] == 0.0  # every theme word in the article is this theme's
+
+
+def test_an_accepted_list_is_the_one_loaded_after_a_restart(run_server, t5_model_dir, tmp_path):
+    server = start(run_server, t5_model_dir, tmp_path / "data")
+    assert upload(server, CART_LIST.encode("cp949")).status_code == 200
+    assert server.stop() == 0
+    again = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
+                       DATA_DIR=server.data_dir)
+    health = requests.get(again.url + "/health", timeout=10).json()
+    assert health["theme_list"] == {"pairs": 2, "themes": 2, "stocks": 2, "source": "uploaded"}
+    [match] = tf(again)
+    assert (match["theme"], match["theme_count"]) == ("카티", 7)  # 카티 ×3, CAR-T ×2, 세포치료제 ×2
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary\x00", "binary"),
+    ("theme,code\n유전자,199800\n".encode(), "missing column 'stock'"),
+    ("theme,stock\n유전자,툴젠\n반도체,\n".encode(), "Row 3: column 'stock' is empty"),
+    ("theme,stock\n유전자,툴젠,extra\n".encode(), "Row 2: 3 fields, but the header has 2"),
+    ("theme,stock,code\n유전자,툴젠,1234567\n".encode(), "Row 2: column 'code'"),
+    ("theme,stock\n=cmd|' /C calc'!A0,툴젠\n".encode(), "Row 2: column 'theme' starts with '='"),
+    ("theme,theme,stock\na,b,c\n".encode(), "column 'theme' appears 2 times"),
+    ("theme,stock\n".encode(), "no theme-stock rows"),
+    ('theme,stock\n"unclosed,툴젠\n'.encode(), "Row"),
+])
+def test_a_malformed_file_is_a_400_naming_the_problem_and_changes_nothing(server, content, message):
+    assert upload(server, GENE_LIST.encode()).status_code == 200
+    r = upload(server, content)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]
+    assert [m["theme"] for m in tf(server)] == ["유전자"]
+    assert (server.data_dir / "themes.csv").read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_no_file_field_is_a_400(server):
+    r = requests.post(server.url + "/upload", files={"other": ("x.csv", b"theme,stock\na,b\n")}, timeout=10)
+    assert r.status_code == 400 and "'file'" in r.json()["error"]
+
+
+def test_an_unwritable_data_dir_answers_an_error_and_keeps_serving(run_server, t5_model_dir, tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the data directory should be")
+    s = start(run_server, t5_model_dir, blocker / "data")
+    before = tf(s)
+    r = upload(s, GENE_LIST.encode())
+    assert r.status_code == 507
+    assert "previous list stays active" in r.json()["error"] and str(tmp_path) not in r.text
+    assert tf(s) == before
+
+
+def test_concurrent_requests_see_the_old_or_the_new_list_never_a_mix(server):
+    """Readers hammer /tf_inference while lists alternate; every answer is one list's exact answer."""
+    lists = [GENE_LIST.encode(), CART_LIST.encode()]
+    upload(server, lists[0])
+    expected = [tf(server)]
+    upload(server, lists[1])
+    expected.append(tf(server))
+    seen, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            seen.append(tf(server))
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(10):
+        assert upload(server, lists[i % 2]).status_code == 200
+    stop.set()
+    for t in threads:
+        t.join()
+    assert seen and all(answer in expected for answer in seen)

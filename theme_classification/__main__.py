@@ -1,0 +1,3 @@
+from theme_classification.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""theme_generation server: sentence-level theme-stock pairs, relevance, theme clustering."""

@@ -1,0 +1,3 @@
+from theme_generation.app import main
+
+main()

@@ -1,0 +1,81 @@
+"""The theme_generation app factory and its ``theme-generation-server`` command."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from shared.api import make_api
+from shared.config import load_config
+from shared.logs import LogFormat, install_request_logging
+from shared.serve import serve
+from shared.t5 import T5Generator
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+from theme_generation.api import ns
+from theme_generation.clustering import DEFAULT_THRESHOLD
+from theme_generation.sentences import SentenceSplitter
+from theme_generation.service import GenerationService
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "HOST": "127.0.0.1",
+    "PORT": 8002,
+    "THREADS": 8,
+    "T5_MODEL_DIR": str(ROOT / "models" / "theme-t5"),
+    "GEN_MODEL_DIR": "",  # empty: T5_MODEL_DIR (one multi-task model)
+    "REL_MODEL_DIR": "",  # empty: T5_MODEL_DIR
+    "DEVICE": "auto",
+    "NUM_BEAMS": 4,
+    "BATCH_SIZE": 16,  # sentences per model call
+    "MAX_SENTENCES": 64,  # title included; later sentences of a longer article are left out
+    "MAX_TEXT_CHARS": 200_000,  # title + body; 413 beyond
+    "MAX_UPLOAD_BYTES": 256 * 1024 * 1024,  # /clustering CSV
+    "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
+    "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
+    "SWAGGER": True,
+}
+
+
+def load_models(config: dict) -> tuple[T5Generator, T5Generator]:
+    """The generator and the relevance model; one directory named twice is loaded once."""
+    paths = [Path(config[key] or config["T5_MODEL_DIR"]).resolve() for key in ("GEN_MODEL_DIR", "REL_MODEL_DIR")]
+    loaded = {path: T5Generator.load(path, config["DEVICE"]) for path in dict.fromkeys(paths)}
+    return loaded[paths[0]], loaded[paths[1]]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config, then models, splitter and theme list (once), then the API."""
+    config = load_config(DEFAULTS, "THEME_GENERATION", overrides)
+    app = Flask(__name__)
+    app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
+    generator, relevance = load_models(config)
+    themes = ThemeList.load(config["DEFAULT_THEME_LIST"])
+    logger.info("theme list %s: %d pairs, %d themes", config["DEFAULT_THEME_LIST"], len(themes), len(themes.themes))
+    app.extensions["theme_generation"] = GenerationService(
+        generator, relevance, TfidfMatcher(themes), SentenceSplitter.load(),
+        num_beams=config["NUM_BEAMS"], batch_size=config["BATCH_SIZE"],
+        max_sentences=config["MAX_SENTENCES"], cluster_threshold=config["CLUSTER_THRESHOLD"],
+    )
+    install_request_logging(app)
+    api = make_api(app, "theme_generation", "Sentence-level theme-stock pairs, relevance and theme clustering")
+    api.add_namespace(ns)
+    return app
+
+
+def main() -> None:
+    """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
+    config = load_config(DEFAULTS, "THEME_GENERATION")
+    serve(_build, host=config["HOST"], port=config["PORT"], threads=config["THREADS"], log_format=LogFormat.DASH)
+
+
+def _build() -> Flask:
+    try:
+        return create_app()
+    except Exception:
+        logger.exception("theme_generation could not start")
+        sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning

@@ -1,0 +1,141 @@
+"""Theme generation without Flask: sentence by sentence (theme, stock) pairs, relevance, clustering.
+
+Every sentence of an article is one input of the ``generate`` task, decoded under a constraint (only
+pairs of the stocks the sentence names with their themes in the active list, or ``없음``); all the
+sentences of a request go through the model together, in batches of ``batch_size``. A sentence that
+names no listed stock is answered ``없음`` without a model call.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from itertools import islice
+
+from shared.candidates import RELATED, RELEVANCE_OUTPUTS, UNRELATED, generate_outputs, generate_source, relevance_source
+from shared.errors import BadUpload
+from shared.pairs import NONE, NONE_SCORE, parse_pairs
+from shared.t5 import Generation, OutputTrie, T5Generator
+from shared.tfidf import TfidfMatcher
+from theme_generation import clustering
+from theme_generation.sentences import SentenceSplitter
+
+logger = logging.getLogger(__name__)
+
+NONE_ENTRY = {"theme": NONE, "stock": NONE, "score": NONE_SCORE}
+
+
+class GenerationService:
+    """Holds the models, the splitter and the matcher; every method is safe to call from many threads."""
+
+    def __init__(self, generator: T5Generator, relevance: T5Generator, matcher: TfidfMatcher,
+                 splitter: SentenceSplitter, *, num_beams: int = 4, batch_size: int = 16,
+                 max_sentences: int = 64, cluster_threshold: float = clustering.DEFAULT_THRESHOLD) -> None:
+        self.generator, self.relevance_model, self.matcher, self.splitter = generator, relevance, matcher, splitter
+        self.num_beams, self.batch_size, self.max_sentences = num_beams, max(1, batch_size), max(1, max_sentences)
+        self.cluster_threshold = cluster_threshold
+        self._relevance_trie = relevance.trie(RELEVANCE_OUTPUTS, chain=False)
+        self._trie = lru_cache(maxsize=4096)(self._build_trie)
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def generation(self, title: str, body: str) -> list[dict]:
+        """``[{idx, result: [{theme, stock, score}], sentence}]``, the title as sentence 0."""
+        sentences = self.sentences(title, body)
+        return [{"idx": idx, "result": pairs, "sentence": sentence}
+                for idx, (sentence, pairs) in enumerate(zip(sentences, self._generate(sentences)))]
+
+    def inference(self, title: str, body: str) -> list[dict]:
+        """The pairs of the sentences related to the title, in sentence order; ``score = gen + rel``."""
+        sentences = self.sentences(title, body)
+        generated = self._generate(sentences)
+        found = [i for i, pairs in enumerate(generated) if pairs[0]["theme"] != NONE]
+        relations = self._relate(title, [sentences[i] for i in found])
+        results = []
+        for i, (related, rel_score) in zip(found, relations):
+            if not related:
+                continue
+            results.extend({"theme": p["theme"], "stock": p["stock"], "score": round(p["score"] + rel_score, 3),
+                            "gen_score": p["score"], "rel_score": rel_score, "sentence": sentences[i]}
+                           for p in generated[i])
+        return results
+
+    def relevance(self, title: str, body: str) -> dict:
+        """Is ``body`` about what ``title`` is about? Over-long inputs are truncated by the tokenizer."""
+        [(related, score)] = self._relate(title, [body])
+        return {"result": int(related), "result_text": RELATED if related else UNRELATED, "score": score}
+
+    def clustering(self, data: bytes) -> tuple[list[dict], clustering.Upload]:
+        """Themes of many analysed articles, near-duplicate names merged; the rows read and skipped."""
+        try:
+            upload = clustering.read_upload(data)
+        except clustering.UploadError as exc:
+            raise BadUpload(str(exc)) from None
+        if upload.skipped:
+            shown = "; ".join(f"line {s.line}: {s.reason}" for s in upload.skipped[:10])
+            logger.warning("clustering: %d of %d rows could not be read and were left out: %s%s",
+                           len(upload.skipped), upload.rows, shown, " ..." if len(upload.skipped) > 10 else "")
+        groups = clustering.cluster(upload.articles, self.cluster_threshold, self.matcher.themes.themes)
+        return groups, upload
+
+    def health(self) -> dict:
+        started = time.perf_counter()
+        sentences = self.splitter.split("건강 확인 문장이다.두 번째 문장이다.")
+        models = {"generator": self.generator.health()}
+        if self.relevance_model is not self.generator:
+            models["relevance"] = self.relevance_model.health()
+        themes = self.matcher.themes
+        return {"status": "ok", **models,
+                "splitter": {"sentences": len(sentences), "ms": round((time.perf_counter() - started) * 1000, 1)},
+                "theme_list": {"pairs": len(themes), "themes": len(themes.themes), "stocks": len(themes.stocks)},
+                "max_sentences": self.max_sentences}
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def sentences(self, title: str, body: str) -> list[str]:
+        """The title, then the body's sentences, at most ``max_sentences`` in all (the rest is left out)."""
+        room = self.max_sentences - 1
+        body_sentences = self.splitter.split(body, room + 1) if room else []
+        if len(body_sentences) > room:
+            logger.warning("the article has more than %d sentences: only the first %d are analysed (MAX_SENTENCES)",
+                           self.max_sentences, self.max_sentences)
+            body_sentences = body_sentences[:room]
+        return [title.strip(), *body_sentences]
+
+    def _generate(self, sentences: Sequence[str]) -> list[list[dict]]:
+        outputs = [tuple(generate_outputs(s, self.matcher)) for s in sentences]
+        todo = sorted((i for i, o in enumerate(outputs) if len(o) > 1), key=lambda i: len(sentences[i]))
+        generations: dict[int, Generation] = {}
+        for chunk in batched(todo, self.batch_size):  # similar lengths together: less padding
+            sources = [generate_source(sentences[i]) for i in chunk]
+            tries = [self._trie(outputs[i]) for i in chunk]
+            generations.update(zip(chunk, self.generator.generate("generate", sources, tries, self.num_beams)))
+        return [_pairs(generations.get(i)) for i in range(len(sentences))]
+
+    def _relate(self, title: str, texts: Sequence[str]) -> list[tuple[bool, float]]:
+        answers: list[tuple[bool, float]] = []
+        for chunk in batched(texts, self.batch_size):
+            sources = [relevance_source(title, text) for text in chunk]
+            tries = [self._relevance_trie] * len(chunk)
+            generations = self.relevance_model.generate("relevance", sources, tries, self.num_beams)
+            answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)
+        return answers
+
+    def _build_trie(self, outputs: tuple[str, ...]) -> OutputTrie:
+        return self.generator.trie(list(outputs), chain=True)
+
+
+def batched(items: Iterable, size: int) -> Iterator[tuple]:
+    """``itertools.batched`` (Python 3.12+)."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+def _pairs(generation: Generation | None) -> list[dict]:
+    pairs = parse_pairs(generation.text) if generation else []
+    if not pairs:
+        return [dict(NONE_ENTRY)]
+    score = round(generation.score, 3)
+    return [{"theme": theme, "stock": stock, "score": score} for theme, stock in pairs]

@@ -1,0 +1,141 @@
+"""Training and dev data for the three T5 tasks, built from ``../shared/data`` at run time.
+
+Nothing built here is written into the repository: article text stays in the shared data folder
+(publishers' copyright). A run saves only counts (``data_summary``) beside its model.
+
+Sources:
+- ``news_naver_finance_2025/articles.csv``: ~4,000 articles. A fixed tenth (by a hash of the article
+  id) is held out as the dev slice; the rest trains. Labels come from ``theme_models.labels``.
+- ``korsts/``: sentence pairs for relevance (``sts-train`` trains; ``sts-dev`` + ``sts-test`` evaluate).
+- The theme list (``data/themes.csv``), built from ``naver_themes_2026`` and ``krx_listing_2025``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.candidates import (RELATED, UNRELATED, classify_outputs, classify_source, generate_outputs,
+                               generate_source, relevance_source)
+from shared.pairs import NONE, format_pairs
+from shared.tfidf import TfidfMatcher
+from theme_models.labels import Labeller
+
+NAVER = "news_naver_finance_2025/articles.csv"
+NATE = "news_nate_labeled_2025/articles_labeled.csv"
+KORSTS = "korsts"
+TASKS = ("classify", "generate", "relevance")
+DEV_SHARE = 10  # one article in ten is held out
+
+
+@dataclass
+class Example:
+    task: str
+    source: str
+    target: str
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    body: str
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(1 << 24)
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def is_dev(article_id: str) -> bool:
+    return int(hashlib.md5(article_id.encode()).hexdigest(), 16) % DEV_SHARE == 0
+
+
+def naver_articles(data_dir: Path, split: str, limit: int | None = None) -> list[Article]:
+    """``split`` is ``train`` or ``dev`` (the held-out tenth)."""
+    rows = [Article(r["id"], r["title"], r["body"]) for r in read_csv(data_dir / NAVER)]
+    chosen = [a for a in rows if is_dev(a.id) == (split == "dev")]
+    return chosen[:limit] if limit else chosen
+
+
+def korsts_pairs(data_dir: Path, files: tuple[str, ...], seed: int = 0) -> list[tuple[str, str, str]]:
+    """(sentence1, sentence2, label): similarity ≥ 4 is related, ≤ 1 unrelated, and each related
+    pair's first sentence with a random other pair's second sentence is unrelated too."""
+    rows = []
+    for name in files:
+        with open(data_dir / KORSTS / name, encoding="utf-8") as f:
+            header = f.readline().rstrip("\n").split("\t")
+            for line in f:
+                cells = dict(zip(header, line.rstrip("\n").split("\t")))
+                if cells.get("sentence1") and cells.get("sentence2"):
+                    rows.append((cells["sentence1"], cells["sentence2"], float(cells["score"])))
+    rng = random.Random(seed)
+    out = []
+    for s1, s2, score in rows:
+        if score >= 4.0:
+            out.append((s1, s2, RELATED))
+            out.append((s1, rng.choice(rows)[1], UNRELATED))
+        elif score <= 1.0:
+            out.append((s1, s2, UNRELATED))
+    return out
+
+
+def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """Self-supervision: a title with sentences of its own article (related) and with sentences of
+    other articles (unrelated), equally many."""
+    from shared.candidates import split_sentences
+
+    rng = random.Random(seed)
+    sentences = [[s for s in split_sentences(a.body) if 15 <= len(s) <= 400] for a in articles]
+    out = []
+    for i, article in enumerate(articles):
+        own = sentences[i]
+        for s in rng.sample(own, min(per_article, len(own))):
+            out.append((article.title, s, RELATED))
+            j = rng.randrange(len(articles))
+            while j == i or not sentences[j]:
+                j = rng.randrange(len(articles))
+            out.append((article.title, rng.choice(sentences[j]), UNRELATED))
+    return out
+
+
+def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
+                   relevance_per_article: int = 3, none_share: float = 0.15, korsts: bool = True,
+                   seed: int = 0) -> tuple[list[Example], dict]:
+    """Examples of the asked tasks and a summary of their label counts."""
+    rng = random.Random(seed)
+    labeller = Labeller(matcher)
+    examples: list[Example] = []
+    summary: Counter = Counter()
+    for article in articles:
+        labels = labeller.label(article.title, article.body)
+        summary["articles"] += 1
+        summary["article_pairs"] += len(labels.pairs)
+        summary["passing_mentions"] += len(labels.passing)
+        if "classify" in tasks:
+            source = classify_source(article.title, article.body)
+            if len(classify_outputs(source, matcher)) > 1:  # with no candidate the answer is forced
+                examples.append(Example("classify", source, format_pairs(labels.pairs)))
+                summary["classify_examples"] += 1
+                summary["classify_none"] += not labels.pairs
+        if "generate" in tasks:
+            for sentence, pairs in zip(labels.sentences, labels.sentence_pairs):
+                has_candidates = len(generate_outputs(sentence, matcher, article.title, article.body)) > 1
+                if not has_candidates and rng.random() > none_share:
+                    continue
+                examples.append(Example("generate", generate_source(sentence, article.title), format_pairs(pairs)))
+                summary["generate_examples"] += 1
+                summary["generate_pairs"] += len(pairs)
+                summary["generate_none"] += not pairs
+    if "relevance" in tasks:
+        pairs = relevance_pairs(articles, relevance_per_article, seed)
+        if korsts:
+            pairs += korsts_pairs(data_dir, ("sts-train.tsv",), seed)
+        for title, sentence, label in pairs:
+            examples.append(Example("relevance", relevance_source(title, sentence), label))
+            summary[f"relevance_{label}"] += 1
+    return examples, dict(summary)
