@@ -80,14 +80,14 @@ class GenerationService:
         return groups, upload
 
     def health(self) -> dict:
-        started = time.perf_counter()
-        sentences = self.splitter.split("건강 확인 문장이다.두 번째 문장이다.")
         models = {"generator": self.generator.health()}
         if self.relevance_model is not self.generator:
             models["relevance"] = self.relevance_model.health()
+        started = time.perf_counter()
+        sentences = self.splitter.split("건강 확인 문장이다.두 번째 문장이다.")
+        split_ms = round((time.perf_counter() - started) * 1000, 1)
         themes = self.matcher.themes
-        return {"status": "ok", **models,
-                "splitter": {"sentences": len(sentences), "ms": round((time.perf_counter() - started) * 1000, 1)},
+        return {"status": "ok", **models, "splitter": {"sentences": len(sentences), "ms": split_ms},
                 "theme_list": {"pairs": len(themes), "themes": len(themes.themes), "stocks": len(themes.stocks)},
                 "max_sentences": self.max_sentences}
 
