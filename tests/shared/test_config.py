@@ -1,0 +1,21 @@
+import pytest
+
+from shared.config import ConfigError, load_config
+
+DEFAULTS = {"PORT": 8001, "SWAGGER": True, "DEVICE": "auto", "RATIO": 0.5}
+
+
+def test_defaults_then_environment_then_overrides():
+    env = {"THEME_API_PORT": "9000", "THEME_API_DEVICE": "cpu", "X_DEVICE": "cuda", "X_SWAGGER": "off"}
+    config = load_config(DEFAULTS, "X", {"RATIO": 0.25}, environ=env)
+    assert config == {"PORT": 9000, "SWAGGER": False, "DEVICE": "cuda", "RATIO": 0.25}
+
+
+def test_the_server_prefix_wins_over_the_suite_prefix():
+    assert load_config(DEFAULTS, "X", environ={"X_PORT": "1", "THEME_API_PORT": "2"})["PORT"] == 1
+
+
+@pytest.mark.parametrize("env", [{"X_PORT": "eighty"}, {"X_SWAGGER": "maybe"}, {"X_RATIO": "half"}])
+def test_a_setting_of_the_wrong_type_is_named(env):
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        load_config(DEFAULTS, "X", environ=env)

@@ -1,0 +1,42 @@
+"""Theme list parsing and the TF-IDF score on small lists written here."""
+import math
+
+import pytest
+
+from shared.errors import BadUpload
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+
+
+def test_korean_headers_keywords_aliases_and_padded_codes():
+    themes = ThemeList.from_csv_bytes("테마,종목명,종목코드,키워드,별칭\n반도체,SK하이닉스,660,HBM|D램,하이닉스\n".encode("cp949"))
+    [entry] = themes.entries
+    assert (entry.theme, entry.stock, entry.code, entry.keywords, entry.aliases) == (
+        "반도체", "SK하이닉스", "000660", ("HBM", "D램"), ("하이닉스",))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    themes = ThemeList.from_csv_bytes("theme,stock,keywords\n2차전지,LG에너지솔루션,배터리|이차전지\n".encode())
+    themes.save(tmp_path / "t.csv")
+    assert ThemeList.load(tmp_path / "t.csv").entries == themes.entries
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no temp file left behind
+
+
+def test_an_undecodable_file_is_refused():
+    with pytest.raises(BadUpload, match="neither UTF-8 nor CP949"):
+        ThemeList.from_csv_bytes(b"theme,stock\n\xff\xfe\xfd\xfc,\x80\x80\n")
+
+
+def test_aliases_count_for_the_stock_and_longest_names_win():
+    themes = ThemeList.from_csv_bytes(
+        "theme,stock,aliases\n반도체,SK하이닉스,하이닉스\n지주사,SK,\n".encode())
+    matcher = TfidfMatcher(themes)
+    assert matcher.mentions("SK하이닉스와 하이닉스, 그리고 SK") == {"SK하이닉스": 2, "SK": 1}
+
+
+def test_score_is_the_log_cosine_of_article_and_theme_keyword_vectors():
+    themes = ThemeList.from_csv_bytes("theme,stock,keywords\n반도체,삼성전자,HBM\n스마트폰,삼성전자,갤럭시\n".encode())
+    [match] = TfidfMatcher(themes).match("삼성전자 반도체 HBM 갤럭시")
+    # all idf equal: article (1,1,1)/√3; theme 반도체 (1,1,0)/√2 → cos = 2/√6
+    assert match.theme == "반도체" and match.theme_count == 2 and match.stock_count == 1
+    assert match.score == pytest.approx(math.log(2 / math.sqrt(6)))
