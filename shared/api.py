@@ -14,6 +14,7 @@ from flask import Flask, request
 from flask_restx import Api, fields
 from werkzeug.exceptions import HTTPException
 
+from shared.auth import install_api_key
 from shared.errors import MISSING_FIELD, ApiError, InvalidInput, Overloaded
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ TOO_SHORT = "text length is too short."
 
 
 def make_api(app: Flask, title: str, description: str) -> Api:
-    """An Api with Swagger UI at ``/docs`` (or none when ``SWAGGER`` is off) and our error handlers."""
+    """An Api with Swagger UI at ``/docs`` (or none when ``SWAGGER`` is off), our error handlers, and
+    the API key check when ``API_KEY`` is set. Call it after ``install_request_logging``."""
     app.config.setdefault("ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
     app.config.setdefault("ERROR_INCLUDE_MESSAGE", False)  # our error bodies carry their own wording
@@ -31,8 +33,10 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     doc = "/docs" if app.config.get("SWAGGER", True) else False
     api = Api(app, version="1.0", title=title, description=description, doc=doc)
     register_error_handlers(api)
-    # Routing errors outside the Api's resources (an unknown URL) reach Flask, not Flask-RESTX.
+    # Errors outside the Api's resources (an unknown URL) reach Flask, not Flask-RESTX.
     app.register_error_handler(HTTPException, lambda e: ({"message": e.description}, e.code))
+    app.register_error_handler(ApiError, lambda e: (e.body, e.status))
+    install_api_key(app, app.config.get("API_KEY", ""), app.config.get("API_KEY_FOR_READS", True))
     return api
 
 

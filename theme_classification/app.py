@@ -30,6 +30,7 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     "SWAGGER": True,
+    "API_KEY": "",
 }
 
 
