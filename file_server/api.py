@@ -1,9 +1,7 @@
 """HTTP resources of file_server: parse, call the store, return."""
 from __future__ import annotations
 
-import hmac
 import logging
-from functools import wraps
 from urllib.parse import quote
 
 from flask import Response, current_app, request
@@ -11,22 +9,17 @@ from flask_restx import Namespace, Resource, fields
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
+from shared.auth import HEADER as API_KEY_HEADER  # make_api checks it on every route but /health
 from shared.errors import BadUpload, StorageError
 from file_server.store import BadName, FileInfo, FileStore, StoreError
 from file_server.uploads import MultipartUpload, Upload, open_upload
 
 logger = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 ns = Namespace("files", path="/", description="The suite's file store: theme lists, clustering inputs, "
                "results and model artifacts",
                authorizations={"apikey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}})
-
-
-class Unauthorized(StoreError):
-    status = 401
 
 
 class StoreNameConverter(BaseConverter):
@@ -38,6 +31,8 @@ class StoreNameConverter(BaseConverter):
 
 error_model = ns.model("Error", {"error": fields.String(example="'themes/2026-02.csv' already exists; "
                                                         "replace it with PUT, or POST with ?overwrite=true.")})
+auth_error = ns.model("AuthError", {
+    "message": fields.String(example=f"A valid API key is required in the {API_KEY_HEADER} header.")})
 file_model = ns.model("File", {
     "name": fields.String(example="themes/2026-02.csv"),
     "size": fields.Integer(example=48213, description="bytes"),
@@ -61,38 +56,19 @@ health_model = ns.model("Health", {
 
 list_args = ns.parser()
 list_args.add_argument("prefix", location="args", help="only names starting with this, e.g. themes/")
-upload_form = ns.parser()
-upload_form.add_argument("file", location="files", type="FileStorage", required=True,
-                         help="the file (multipart field 'file'); PUT also takes a raw body")
-upload_form.add_argument("overwrite", location="args", type=bool, default=False,
-                         help="POST only: replace an existing file instead of answering 409")
-folder_upload_form = upload_form.copy()
-folder_upload_form.add_argument("folder", location="args",
-                               help="folder to store the file in, e.g. themes (default: the top level)")
+put_form = ns.parser()
+put_form.add_argument("file", location="files", type="FileStorage", required=True,
+                      help="the file (multipart field 'file'); a raw request body works too")
+post_form = put_form.copy()
+post_form.add_argument("overwrite", location="args", type=bool, default=False,
+                       help="replace an existing file instead of answering 409")
+folder_form = post_form.copy()
+folder_form.add_argument("folder", location="args",
+                         help="folder to store the file in, e.g. themes (default: the top level)")
 
 
 def _store() -> FileStore:
     return current_app.extensions["file_server"]
-
-
-def require_api_key(method):
-    """Writes need the key when one is configured; reads too when API_KEY_FOR_READS is on."""
-
-    @wraps(method)
-    def checked(*args, **kwargs):
-        key = current_app.config["API_KEY"]
-        needed = key and (request.method not in SAFE_METHODS or current_app.config["API_KEY_FOR_READS"])
-        if needed:
-            given = request.headers.get(API_KEY_HEADER, "")
-            if not hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8")):
-                raise Unauthorized(f"Missing or wrong API key: send it in the {API_KEY_HEADER} header.")
-        return method(*args, **kwargs)
-
-    return checked
-
-
-class StoreResource(Resource):
-    method_decorators = [require_api_key]
 
 
 def _flag(name: str) -> bool:
@@ -152,10 +128,10 @@ def _filename_params(name: str) -> dict[str, str]:
 
 
 @ns.route("/files")
-class Files(StoreResource):
+class Files(Resource):
     @ns.expect(list_args)
     @ns.response(200, "the stored files, sorted by name", list_model)
-    @ns.response(401, "API_KEY_FOR_READS is on and the key is missing or wrong", error_model)
+    @ns.response(401, "API_KEY_FOR_READS is on and the key is missing or wrong", auth_error)
     @ns.doc(security="apikey")
     def get(self):
         """List stored files with size, SHA-256 and upload time (?prefix=themes/ for one folder)."""
@@ -163,11 +139,11 @@ class Files(StoreResource):
         return {"files": [_describe(info) for info in infos], "count": len(infos),
                 "total_bytes": sum(info.size for info in infos)}
 
-    @ns.expect(folder_upload_form)
+    @ns.expect(folder_form)
     @ns.response(201, "stored under the uploaded file's own name", file_model)
     @ns.response(200, "replaced (?overwrite=true)", file_model)
     @ns.response(400, "no file, no file name, a bad name, or an incomplete form", error_model)
-    @ns.response(401, "API key missing or wrong", error_model)
+    @ns.response(401, "API key missing or wrong", auth_error)
     @ns.response(409, "a file of that name exists and overwrite is off", error_model)
     @ns.response(413, "larger than MAX_UPLOAD_BYTES", error_model)
     @ns.response(507, "not enough disk space", error_model)
@@ -188,11 +164,11 @@ class Files(StoreResource):
 
 @ns.route("/files/<store_name:name>")
 @ns.param("name", "the stored name, folders included, e.g. themes/2026-02.csv")
-class StoredFile(StoreResource):
+class StoredFile(Resource):
     @ns.response(200, "the file (Range requests answer 206)")
     @ns.response(304, "not modified (If-None-Match matched the ETag, which is the SHA-256)")
     @ns.response(400, "a name that is not allowed", error_model)
-    @ns.response(401, "API_KEY_FOR_READS is on and the key is missing or wrong", error_model)
+    @ns.response(401, "API_KEY_FOR_READS is on and the key is missing or wrong", auth_error)
     @ns.response(404, "no such file", error_model)
     @ns.response(416, "range not satisfiable")
     @ns.doc(security="apikey")
@@ -200,11 +176,11 @@ class StoredFile(StoreResource):
         """Download a file, streamed, with ETag (SHA-256) and byte ranges."""
         return _download(name)
 
-    @ns.expect(upload_form)
+    @ns.expect(post_form)
     @ns.response(201, "created", file_model)
     @ns.response(200, "replaced (?overwrite=true)", file_model)
     @ns.response(400, "no file, a bad name, or an incomplete upload", error_model)
-    @ns.response(401, "API key missing or wrong", error_model)
+    @ns.response(401, "API key missing or wrong", auth_error)
     @ns.response(409, "the file exists and overwrite is off, or the name is a folder", error_model)
     @ns.response(413, "larger than MAX_UPLOAD_BYTES", error_model)
     @ns.response(507, "not enough disk space", error_model)
@@ -214,11 +190,11 @@ class StoredFile(StoreResource):
         _store().path_of(name)  # a bad name is refused before the body is read
         return _save(name, _open_upload(), _flag("overwrite"))
 
-    @ns.expect(upload_form)
+    @ns.expect(put_form)
     @ns.response(201, "created", file_model)
     @ns.response(200, "replaced", file_model)
     @ns.response(400, "no file, a bad name, or an incomplete upload", error_model)
-    @ns.response(401, "API key missing or wrong", error_model)
+    @ns.response(401, "API key missing or wrong", auth_error)
     @ns.response(409, "the name is a folder", error_model)
     @ns.response(413, "larger than MAX_UPLOAD_BYTES", error_model)
     @ns.response(507, "not enough disk space", error_model)
@@ -230,7 +206,7 @@ class StoredFile(StoreResource):
 
     @ns.response(200, "deleted", deleted_model)
     @ns.response(400, "a name that is not allowed", error_model)
-    @ns.response(401, "API key missing or wrong", error_model)
+    @ns.response(401, "API key missing or wrong", auth_error)
     @ns.response(404, "no such file", error_model)
     @ns.response(409, "the name is a folder", error_model)
     @ns.doc(security="apikey")
