@@ -193,7 +193,7 @@ _DROP = re.compile(r"[\s·・/\\\-_.,:;&＆+'\"`~!?]+")
 _ORDINAL = re.compile(r"(?<![가-힣])(일|이|삼|사)차")
 _ORDINAL_DIGIT = {"일": "1", "이": "2", "삼": "3", "사": "4"}
 _SUFFIXES = ("관련주", "테마주", "수혜주", "관련", "테마", "수혜", "주")
-_PAREN = re.compile(r"^(?P<head>[^()（）]+)[(（](?P<qual>[^()（）]*)[)）]?$")
+_PAREN = re.compile(r"^(?P<head>[^()（）]+)[(（](?P<qual>[^()（）]*)(?:[)）](?P<tail>[^()（）]*))?$")
 _HANGUL = re.compile(r"[가-힣ㄱ-ㅎㅏ-ㅣ]")
 _DIGITS = re.compile(r"\d+")
 
@@ -234,10 +234,11 @@ def name_key(name: str) -> NameKey:
     match = _PAREN.match(name)
     if not match:
         return NameKey(_strip_suffixes(_squash(name)) or _squash(name))
-    head = _strip_suffixes(_squash(match["head"])) or _squash(match["head"])
+    outside = match["head"] + (match["tail"] or "")  # "HBM(고대역폭메모리) 관련주": the suffix is outside
+    head = _strip_suffixes(_squash(outside)) or _squash(outside)
     qual_raw = match["qual"].strip()
     qual = _squash(qual_raw)
-    if not qual or re.search(r"(^|\s)등$", qual_raw):  # "(산업용/협동로봇 등)": examples, not a distinction
+    if not qual or qual_raw.endswith("등"):  # "(산업용/협동로봇 등)": examples, not a distinction
         return NameKey(head)
     if bool(_HANGUL.search(match["head"])) != bool(_HANGUL.search(qual_raw)) and "/" not in qual_raw:
         return NameKey(head, alias=_strip_suffixes(qual) or qual)  # "카티(CAR-T)": the same thing, spelled twice
@@ -353,16 +354,23 @@ def cluster(articles: Iterable[Article], threshold: float = DEFAULT_THRESHOLD,
     for (theme, _), objids in seen.items():
         usage[theme] += len(objids)
     shown = merge_names(usage, threshold, reference)
-    merged: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
+    merged: dict[str, dict[str, list[dict[str, None]]]] = defaultdict(lambda: defaultdict(list))
     for (theme, stock), objids in seen.items():
-        target = merged[shown[theme]][stock]
-        target.update(objids)
+        merged[shown[theme]][stock].append(objids)
     return sorted((_theme_entry(theme, stocks, order) for theme, stocks in merged.items()),
                   key=lambda e: (-e["count"], e["theme"]))
 
 
-def _theme_entry(theme: str, stocks: dict[str, dict[str, None]], order: dict[str, int]) -> dict:
-    companies = [{"stock": stock, "count": len(objids), "objids": sorted(objids, key=order.__getitem__)}
-                 for stock, objids in stocks.items()]
+def _in_file_order(parts: list[dict[str, None]], order: dict[str, int]) -> list[str]:
+    if len(parts) == 1:  # filled while reading the file: already in its order
+        return list(parts[0])
+    return sorted(set().union(*parts), key=order.__getitem__)
+
+
+def _theme_entry(theme: str, stocks: dict[str, list[dict[str, None]]], order: dict[str, int]) -> dict:
+    companies = []
+    for stock, parts in stocks.items():
+        objids = _in_file_order(parts, order)
+        companies.append({"stock": stock, "count": len(objids), "objids": objids})
     companies.sort(key=lambda c: (-c["count"], c["stock"]))
     return {"theme": theme, "count": sum(c["count"] for c in companies), "companies": companies}
