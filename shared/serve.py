@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Callable
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from shared.logs import LogFormat, configure_logging
 
 logger = logging.getLogger(__name__)
+
+
+class _DrainingArbiter(Arbiter):
+    """SIGINT drains in-flight requests like SIGTERM does (gunicorn's own SIGINT cuts them off)."""
+
+    def handle_int(self):
+        self.handle_term()
+
+
+def _worker_ignores_sigint(worker) -> None:
+    # A Ctrl-C reaches the whole process group; the worker then waits for the master's SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Gunicorn(BaseApplication):
@@ -28,6 +42,9 @@ class _Gunicorn(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
+    def run(self) -> None:
+        _DrainingArbiter(self).run()
+
     def load(self) -> Flask:
         # In the worker, after gunicorn set up its own loggers: ours go to stdout in our format.
         configure_logging(self._log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
@@ -36,7 +53,8 @@ class _Gunicorn(BaseApplication):
 
 def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
           timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE) -> None:
-    """Serve ``build()``'s app on ``host:port`` until SIGTERM (which drains in-flight requests)."""
+    """Serve ``build()``'s app on ``host:port`` until SIGTERM or SIGINT, which both stop accepting
+    connections and let in-flight requests finish (up to ``graceful_timeout`` seconds)."""
     configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
     options = {
         "bind": f"{host}:{port}",
@@ -48,6 +66,7 @@ def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
         "accesslog": None,  # every request is logged in the documented format by shared.logs
         "errorlog": "-",
         "loglevel": "info",
+        "post_worker_init": _worker_ignores_sigint,
     }
     logger.info("starting on http://%s:%d with %d threads", host, port, threads)
     _Gunicorn(build, options, log_format).run()

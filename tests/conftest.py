@@ -72,9 +72,9 @@ def start_server(module: str, prefix: str, log_path: Path, timeout: float = 90.0
         if process.poll() is not None:
             raise RuntimeError(f"{module} exited with {process.returncode}:\n{server.log()[-3000:]}")
         try:
-            if requests.get(server.url + "/health", timeout=5).status_code == 200:
+            if requests.get(server.url + "/health", timeout=10).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy loading
             pass
         time.sleep(0.2)
     server.stop()
