@@ -107,15 +107,19 @@ def _save(name: str, upload: Upload, overwrite: bool):
 
 def _download(name: str) -> Response:
     file, info = _store().open(name)
-    response = current_app.response_class(wrap_file(request.environ, file), direct_passthrough=True,
-                                          content_type=info.content_type)
-    response.content_length = info.size
-    response.last_modified = info.modified
-    response.set_etag(info.sha256)
-    response.cache_control.no_cache = True
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.set("Content-Disposition", "attachment", **_filename_params(info.name))
-    return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+    try:
+        response = current_app.response_class(wrap_file(request.environ, file), direct_passthrough=True,
+                                              content_type=info.content_type)
+        response.content_length = info.size
+        response.last_modified = info.modified
+        response.set_etag(info.sha256)
+        response.cache_control.no_cache = True
+        response.headers["X-Content-Type-Options"] = "nosniff"  # an uploaded .html stays a download
+        response.headers.set("Content-Disposition", "attachment", **_filename_params(info.name))
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+    except BaseException:
+        file.close()
+        raise
 
 
 def _filename_params(name: str) -> dict[str, str]:

@@ -152,6 +152,8 @@ def test_two_files_in_one_form_are_refused(store):
 
 HOSTILE_PATHS = {
     "dot-dot": "/files/../outside/secret.txt",
+    "bare dot-dot": "/files/..",
+    "trailing dot-dot": "/files/themes/..",
     "dot-dot deep": "/files/a/../../../../etc/passwd",
     "encoded dot-dot": "/files/%2e%2e/outside/secret.txt",
     "encoded dot-dot and slash": "/files/%2e%2e%2foutside%2fsecret.txt",
@@ -162,6 +164,7 @@ HOSTILE_PATHS = {
     "empty segment": "/files/themes//x.csv",
     "trailing slash": "/files/themes/",
     "backslash": "/files/..%5C..%5Coutside%5Csecret.txt",
+    "windows drive": "/files/C:%5Cwindows%5Cwin.ini",
     "NUL": "/files/x.csv%00.txt",
     "newline": "/files/x%0A.csv",
     "CR LF": "/files/x%0D%0ASet-Cookie:%20a=b",
