@@ -38,6 +38,7 @@ DEFAULTS = {
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
+    "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
 }
 
 

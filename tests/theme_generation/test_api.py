@@ -1,0 +1,341 @@
+"""theme_generation over real HTTP: the contract's shapes, the guide's log lines, every error case.
+
+The model under test may be a tiny random one (THEME_TEST_T5_DIR), so nothing here depends on which
+pair it prefers: only on what constrained decoding guarantees (a stock the sentence names, one of its
+listed themes), on the split, and on the contract.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from functools import cache
+
+import pytest
+import requests
+
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+from tests.conftest import ROOT, SHARED_DATA
+from tests.guide import article
+from tests.theme_generation.guide_examples import generation_sentences
+
+TITLE, BODY = article()
+NONE_ENTRY = {"theme": "없음", "stock": "없음", "score": -10}
+MISSING = "Missing required parameter in the JSON body"
+INVALID = "Input payload validation failed"
+DASH_LINE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - DEBUG - "
+
+
+@cache
+def matcher() -> TfidfMatcher:
+    return TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+
+
+def post(server, path, **kwargs):
+    return requests.post(server.url + path, timeout=120, **kwargs)
+
+
+def assert_logged_in_order(server, *lines: str) -> None:
+    """Log lines starting so, in this order, in the dash format where they are ours."""
+    log = server.wait_for_log(lines[-1])
+    position = 0
+    for line in lines:
+        match = re.compile(rf"^(?:{DASH_LINE})?{re.escape(line)}", re.M).search(log, position)
+        assert match, f"{line!r} not in the log after position {position}:\n{log[-3000:]}"
+        position = match.end()
+
+
+def check_pair(pair: dict, sentence: str) -> None:
+    assert list(pair) == ["theme", "stock", "score"]
+    if pair == NONE_ENTRY:
+        return
+    found = matcher().mentions(sentence)
+    assert pair["stock"] in found, (pair, sentence)  # constrained decoding: a stock the sentence names
+    assert pair["theme"] in matcher().themes.themes_of[pair["stock"]]
+    assert -50 < pair["score"] <= 0 and pair["score"] == round(pair["score"], 3)
+
+
+# -- /health, Swagger ---------------------------------------------------------------------------
+
+
+def test_health_touches_the_model_and_the_splitter(server):
+    r = requests.get(server.url + "/health", timeout=30)
+    assert r.status_code == 200
+    health = r.json()
+    assert health["status"] == "ok" and health["generator"]["device"] in ("cpu", "cuda")
+    assert "relevance" not in health  # one model directory, loaded once
+    assert health["splitter"]["sentences"] == 2 and health["theme_list"]["themes"] > 0
+
+
+def test_swagger_documents_every_endpoint(server):
+    spec = requests.get(server.url + "/swagger.json", timeout=30).json()
+    assert {"/generation", "/inference", "/relevance", "/clustering", "/health"} <= set(spec["paths"])
+    assert requests.get(server.url + "/docs", timeout=30).status_code == 200
+
+
+def test_unknown_path_is_a_json_404(server):
+    r = requests.get(server.url + "/nope", timeout=30)
+    assert r.status_code == 404 and "message" in r.json()
+
+
+# -- /generation --------------------------------------------------------------------------------
+
+
+def test_generation_splits_the_guide_article_into_eight_sentences(server):
+    r = post(server, "/generation", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    result = r.json()
+    assert [entry["idx"] for entry in result] == list(range(8))
+    for idx, sentence in generation_sentences().items():
+        assert result[idx]["sentence"] == sentence
+    for entry in result:
+        assert list(entry) == ["idx", "result", "sentence"]
+        assert entry["result"], entry
+        if NONE_ENTRY in entry["result"]:
+            assert entry["result"] == [NONE_ENTRY]
+        for pair in entry["result"]:
+            check_pair(pair, entry["sentence"])
+        if not matcher().mentions(entry["sentence"]):
+            assert entry["result"] == [NONE_ENTRY]  # no listed stock named: 없음 without asking the model
+        scores = {pair["score"] for pair in entry["result"]}
+        assert len(scores) == 1  # the pairs of one generated sequence share its score
+    assert result[7]["result"] == [NONE_ENTRY]  # as in the guide
+
+
+def test_generation_logs_as_the_guide(server):
+    post(server, "/generation", json={"title": TITLE, "body": BODY})
+    assert_logged_in_order(server, "[OPENAPI] generation", f"generation title: {TITLE}",
+                           f"generation body: {BODY}", "[OPENAPI][200 OK] [", "  {", '    "idx": 0,')
+    log = server.log()
+    for line in ("[OPENAPI] generation", f"generation title: {TITLE}", "[OPENAPI][200 OK] ["):
+        assert re.search(rf"^{DASH_LINE}{re.escape(line)}$", log, re.M), line  # asctime - LEVEL - message
+
+
+def test_a_long_article_is_capped_not_refused(server):
+    body = " ".join([BODY] * 40)  # 280 sentences, ~16,000 characters
+    r = post(server, "/generation", json={"title": TITLE, "body": body})
+    assert r.status_code == 200
+    result = r.json()
+    assert len(result) == 64 and result[63]["idx"] == 63  # MAX_SENTENCES, title included
+    server.wait_for_log("only the first 64 are analysed (MAX_SENTENCES)")
+
+
+def test_a_title_without_body_sentences(server):
+    r = post(server, "/generation", json={"title": "툴젠 유전자교정 기술이전", "body": ""})
+    assert r.status_code == 200
+    assert [entry["idx"] for entry in r.json()] == [0]
+
+
+# -- /inference ---------------------------------------------------------------------------------
+
+
+def test_inference_is_generation_filtered_by_relevance(server):
+    generated = post(server, "/generation", json={"title": TITLE, "body": BODY}).json()
+    r = post(server, "/inference", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    sentence_index = {entry["sentence"]: entry["idx"] for entry in generated}
+    positions = []
+    for pair in r.json():
+        assert list(pair) == ["theme", "stock", "score", "gen_score", "rel_score", "sentence"]
+        assert pair["theme"] != "없음"
+        assert pair["score"] == round(pair["gen_score"] + pair["rel_score"], 3)
+        assert pair["rel_score"] <= 0
+        idx = sentence_index[pair["sentence"]]
+        source = {(p["theme"], p["stock"], p["score"]) for p in generated[idx]["result"]}
+        assert (pair["theme"], pair["stock"], pair["gen_score"]) in source
+        positions.append(idx)
+    assert positions == sorted(positions)  # ordered by sentence
+
+
+def test_inference_logs_as_the_guide(server):
+    post(server, "/inference", json={"title": TITLE, "body": BODY})
+    assert_logged_in_order(server, "[OPENAPI] inference", f"inference title : {TITLE}",
+                           f"inference body : {BODY}", "[OPENAPI][200 OK] [")
+
+
+# -- /relevance ---------------------------------------------------------------------------------
+
+
+def test_relevance_answers_the_contract_shape(server):
+    r = post(server, "/relevance", json={"title": TITLE, "body": BODY})
+    assert r.status_code == 200
+    answer = r.json()
+    assert list(answer) == ["result", "result_text", "score"]
+    assert (answer["result"], answer["result_text"]) in ((1, "related"), (0, "unrelated"))
+    assert answer["score"] <= 0 and answer["score"] == round(answer["score"], 3)
+    assert_logged_in_order(server, "[OPENAPI] relevance", f"relevance input1 : {TITLE}",
+                           f"relevance input2 : {BODY}", "[OPENAPI][200 OK] {", '  "result": ' + str(answer["result"]) + ",")
+
+
+def test_relevance_truncates_over_long_input(server):
+    r = post(server, "/relevance", json={"title": TITLE * 20, "body": BODY * 30})
+    assert r.status_code == 200 and r.json()["result_text"] in ("related", "unrelated")
+
+
+# -- validation, identical on every text endpoint -----------------------------------------------
+
+TEXT_ENDPOINTS = ["/generation", "/inference", "/relevance"]
+
+
+@pytest.mark.parametrize("endpoint", TEXT_ENDPOINTS)
+@pytest.mark.parametrize("payload, errors", [
+    ({"title": TITLE}, {"body": MISSING}),
+    ({"body": BODY}, {"title": MISSING}),
+    ({}, {"title": MISSING, "body": MISSING}),
+    ({"title": "툴젠", "body": "a"}, {"text": "text length is too short."}),
+    ({"title": 7, "body": BODY}, {"title": "'title' must be a string."}),
+    ({"title": TITLE, "body": None}, {"body": MISSING}),
+])
+def test_invalid_requests_answer_the_contract_shape(server, endpoint, payload, errors):
+    r = post(server, endpoint, json=payload)
+    assert r.status_code == 400
+    assert r.json() == {"errors": errors, "message": INVALID}
+
+
+@pytest.mark.parametrize("endpoint", TEXT_ENDPOINTS)
+@pytest.mark.parametrize("kwargs", [
+    {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+    {"data": "title=a&body=b", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+    {"json": ["title", "body"]},
+])
+def test_a_body_that_is_not_a_json_object_is_a_400(server, endpoint, kwargs):
+    r = post(server, endpoint, **kwargs)
+    assert r.status_code == 400
+    assert r.json()["message"] == INVALID and "json" in r.json()["errors"]
+
+
+@pytest.mark.parametrize("endpoint", TEXT_ENDPOINTS)
+def test_text_beyond_max_text_chars_is_a_413(server, endpoint):
+    r = post(server, endpoint, json={"title": TITLE, "body": "가" * 200_000})
+    assert r.status_code == 413
+    assert r.json()["message"] == INVALID and "at most 200000" in r.json()["errors"]["text"]
+
+
+def test_a_missing_field_logs_as_the_guide(server):
+    post(server, "/generation", json={"title": TITLE})
+    assert_logged_in_order(server, "[OPENAPI] generation", "[OPENAPI][400 BAD REQUEST] {", '  "errors": {',
+                           f'    "body": "{MISSING}"', "  },", f'  "message": "{INVALID}"', "}")
+
+
+# -- /clustering --------------------------------------------------------------------------------
+
+
+@cache
+def news_articles(count: int = 6) -> tuple[tuple[str, str, str], ...]:
+    """(id, title, body) of the first articles of the shared news sample that name a listed stock."""
+    csv.field_size_limit(16 * 1024 * 1024)
+    found = []
+    with open(SHARED_DATA / "news_naver_finance_2025" / "articles.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if len(row["body"]) < 3000 and matcher().mentions(row["title"] + " " + row["body"]):
+                found.append((row["id"], row["title"], row["body"]))
+                if len(found) == count:
+                    break
+    return tuple(found)
+
+
+def to_csv(rows: list[tuple[str, object]], encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["objid", "result"])
+    for objid, result in rows:
+        writer.writerow([objid, result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)])
+    return out.getvalue().encode(encoding)
+
+
+@pytest.fixture(scope="module")
+def analysed(server) -> list[tuple[str, object]]:
+    """Real answers of this server: /inference for the guide article and news articles, and /generation
+    for the same (accepted too), so the CSV holds pairs whatever the model under test prefers."""
+    rows = []
+    for objid, title, body in (("id0250003263005", TITLE, BODY), *news_articles()):
+        rows.append((objid, post(server, "/inference", json={"title": title, "body": body}).json()))
+        rows.append((objid + "-g", post(server, "/generation", json={"title": title, "body": body}).json()))
+    return rows
+
+
+def expected_pairs(rows) -> set[tuple[str, str]]:
+    """(objid, stock) of every non-없음 pair in the rows."""
+    found = set()
+    for objid, result in rows:
+        for item in result:
+            for pair in item.get("result", [item]):
+                if pair["theme"] != "없음":
+                    found.add((objid, pair["stock"]))
+    return found
+
+
+def test_clustering_of_real_inference_outputs(server, analysed):
+    r = post(server, "/clustering", files={"file": ("articles.csv", to_csv(analysed), "text/csv")})
+    assert r.status_code == 200
+    groups = r.json()
+    assert r.headers["X-Rows-Total"] == str(len(analysed)) and r.headers["X-Rows-Skipped"] == "0"
+    assert groups, "the /generation rows name listed stocks, so there is at least one theme"
+    assert [g["count"] for g in groups] == sorted((g["count"] for g in groups), reverse=True)
+    seen = set()
+    for group in groups:
+        assert list(group) == ["theme", "count", "companies"]
+        assert group["count"] == sum(c["count"] for c in group["companies"])
+        for company in group["companies"]:
+            assert list(company) == ["stock", "count", "objids"]
+            assert company["count"] == len(company["objids"]) == len(set(company["objids"]))
+            seen |= {(objid, company["stock"]) for objid in company["objids"]}
+    assert seen == expected_pairs(analysed)
+    assert_logged_in_order(server, "[OPENAPI] clustering", "[OPENAPI][200 OK] [", "  {")
+
+
+def test_clustering_accepts_cp949_and_theme_inference_shapes(server, analysed):
+    utf8 = post(server, "/clustering", files={"file": ("a.csv", to_csv(analysed))}).json()
+    cp949 = post(server, "/clustering", files={"file": ("a.csv", to_csv(analysed, encoding="cp949"))}).json()
+    assert cp949 == utf8
+    wrapped = [(objid, {"result": result, "t5_result": [], "tf_result": []}) for objid, result in analysed
+               if not objid.endswith("-g")]
+    r = post(server, "/clustering", files={"file": ("a.csv", to_csv(wrapped))})
+    assert r.status_code == 200
+
+
+def test_clustering_merges_near_duplicate_names(server):
+    rows = [("id1", [{"theme": "2차전지", "stock": "LG에너지솔루션", "score": -0.1}]),
+            ("id2", [{"theme": "2차 전지", "stock": "LG에너지솔루션", "score": -0.1}]),
+            ("id3", [{"theme": "이차전지", "stock": "삼성SDI", "score": -0.1}]),
+            ("id4", [{"theme": "2차전지주", "stock": "LG에너지솔루션", "score": -0.1},
+                     {"theme": "해운", "stock": "HMM", "score": -0.2}])]
+    r = post(server, "/clustering", files={"file": ("a.csv", to_csv(rows))})
+    assert r.json() == [
+        {"theme": "2차전지", "count": 4, "companies": [
+            {"stock": "LG에너지솔루션", "count": 3, "objids": ["id1", "id2", "id4"]},
+            {"stock": "삼성SDI", "count": 1, "objids": ["id3"]}]},
+        {"theme": "해운", "count": 1, "companies": [{"stock": "HMM", "count": 1, "objids": ["id4"]}]},
+    ]
+
+
+def test_unreadable_rows_are_counted_and_reported(server, analysed):
+    rows = [*analysed[:2], ("bad1", "not json at all"), ("bad2", json.dumps({"no": "result"})), *analysed[2:4]]
+    r = post(server, "/clustering", files={"file": ("a.csv", to_csv(rows))})
+    assert r.status_code == 200
+    assert (r.headers["X-Rows-Total"], r.headers["X-Rows-Skipped"], r.headers["X-Skipped-Lines"]) == ("6", "2", "4,5")
+    assert all("bad" not in objid for g in r.json() for c in g["companies"] for objid in c["objids"])
+    server.wait_for_log("clustering: 2 of 6 rows could not be read and were left out: line 4: result is not JSON")
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"file": ("a.csv", b"objid,text\nid1,[]\n")}, "The CSV has no 'result' column"),
+    ({"file": ("a.csv", b"id_x,result\nid1,[]\n")}, "The CSV has no 'objid' column"),
+    ({"file": ("a.csv", b"")}, "The file is empty"),
+    ({"file": ("a.csv", b"objid,result\n")}, "The CSV has a header but no rows."),
+    ({"file": ("a.csv", b"objid,result\nid1,oops\n")}, "No row could be read (1 rows): line 2: result is not JSON"),
+    ({"file": ("a.xlsx", b"PK\x03\x04\x00\x00binary")}, "The file is binary"),
+    ({"other": ("a.csv", b"objid,result\n")}, "No file: send the CSV as the multipart form field 'file'"),
+])
+def test_unusable_uploads_are_a_clear_400(server, files, message):
+    r = post(server, "/clustering", files=files)
+    assert r.status_code == 400
+    assert list(r.json()) == ["error"] and r.json()["error"].startswith(message)
+
+
+def test_a_clustering_error_logs_as_the_guide(server):
+    post(server, "/clustering", files={"file": ("a.csv", b"objid,text\nid1,[]\n")})
+    assert_logged_in_order(server, "[OPENAPI] clustering", "[OPENAPI][400 BAD REQUEST] {",
+                           '  "error": "The CSV has no \'result\' column')
