@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from enum import Enum
 
 from flask import Flask, Response, request
 
 logger = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class LogFormat(str, Enum):
@@ -40,10 +42,15 @@ def pretty(payload: object) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False)
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``), so a client cannot forge log lines."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def log_inputs(endpoint: str, **fields: str) -> None:
     """``<endpoint> title : <title>`` and so on, one line per field."""
     for name, value in fields.items():
-        logger.debug("%s %s : %s", endpoint, name, value)
+        logger.debug("%s %s : %s", endpoint, name, one_line(value))
 
 
 _SUMMARISED = ("/swagger.json", "/swaggerui/", "/docs")  # large, and not a client's answer
@@ -65,7 +72,8 @@ def install_request_logging(app: Flask) -> None:
 
     @app.before_request
     def _log_arrival() -> None:
-        logger.debug("[OPENAPI] %s", request.path.strip("/") or "/")
+        # A path may carry %0A or %00: escape control characters so no one can forge log lines.
+        logger.debug("[OPENAPI] %s", one_line(request.path.strip("/") or "/"))
 
     @app.after_request
     def _log_outcome(response: Response) -> Response:

@@ -67,6 +67,7 @@ def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
         "errorlog": "-",
         "loglevel": "info",
         "post_worker_init": _worker_ignores_sigint,
+        "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }
     logger.info("starting on http://%s:%d with %d threads", host, port, threads)
     _Gunicorn(build, options, log_format).run()

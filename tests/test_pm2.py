@@ -12,7 +12,8 @@ from tests.conftest import ROOT, free_port
 from tests.guide import article
 
 PM2 = ROOT / "node_modules" / ".bin" / "pm2"
-APPS = {"theme_classification_server": "THEME_CLASSIFICATION"}
+APPS = {"theme_classification_server": "THEME_CLASSIFICATION", "file_server": "FILE_SERVER"}
+MODEL_APPS = {"THEME_CLASSIFICATION"}
 # pm2 7 prints "{id}|{name} | line", padding or cutting the name to its own width.
 PM2_LINE = re.compile(r"^(\d+)\|(\S+)\s*\| (.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -26,8 +27,10 @@ def pm2_suite(tmp_path_factory, t5_model_dir):
     ports = {}
     for prefix in APPS.values():
         ports[prefix] = free_port()
-        env.update({f"{prefix}_PORT": str(ports[prefix]), f"{prefix}_T5_MODEL_DIR": str(t5_model_dir),
-                    f"{prefix}_DATA_DIR": str(home / prefix.lower())})
+        env[f"{prefix}_PORT"] = str(ports[prefix])
+        if prefix in MODEL_APPS:
+            env.update({f"{prefix}_T5_MODEL_DIR": str(t5_model_dir), f"{prefix}_DATA_DIR": str(home / prefix.lower())})
+    env["FILE_SERVER_ROOT"] = str(home / "files")
 
     def pm2(*args, check=True):
         return subprocess.run([str(PM2), *args], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -144,3 +144,10 @@ def test_log_lines_follow_the_guide(classification):
         '  "message": "Input payload validation failed"',
         "}",
     ]
+
+
+def test_inputs_cannot_forge_log_lines(classification):
+    forged = "제목\n2023-06-16 16:42:05,897|1|DEBUG|[OPENAPI][200 OK] forged"
+    post(classification, "/tf_inference", json={"title": forged, "body": "삼성전자 반도체 기사 본문"})
+    log = classification.wait_for_log("tf_inference title : 제목\\n2023")
+    assert not any(line.startswith("2023-06-16") for line in log.splitlines())
