@@ -48,6 +48,7 @@ class OutputTrie:
 
     def __init__(self, sequences: list[list[int]], sep: list[int], eos: int, chain: bool) -> None:
         self.root = _Node()
+        self.sequences = [list(seq) for seq in sequences]  # kept for backends that score outputs whole
         for index, seq in enumerate(sequences):
             node = self.root
             node.below.add(index)
@@ -81,6 +82,41 @@ class OutputTrie:
                 options.append(self.sep[0])
         return options or [self.eos]
 
+    def accepts(self, tokens: list[int]) -> bool:
+        """Whether ``tokens`` (eos excluded) is a whole output the trie allows."""
+        return all(tok in self.allowed(tokens[:i]) for i, tok in enumerate(tokens)) and \
+            self.eos in self.allowed(tokens)
+
+    def complete_prefix(self, tokens: list[int]) -> list[int] | None:
+        """The longest prefix of ``tokens`` that is a whole allowed output, or None."""
+        best = None
+        for i, tok in enumerate(tokens):
+            allowed = self.allowed(tokens[:i])
+            if self.eos in allowed and i:
+                best = tokens[:i]
+            if tok not in allowed:
+                return best
+        return tokens if self.eos in self.allowed(tokens) else best
+
+    def enumerate(self, limit: int) -> list[list[int]] | None:
+        """Every whole output the trie allows (chains included), or None when there are more than
+        ``limit`` of them."""
+        found: list[list[int]] = []
+
+        def walk(prefix: list[int], used: frozenset[int]) -> bool:
+            for index, seq in enumerate(self.sequences):
+                if index in used:
+                    continue
+                whole = prefix + seq
+                found.append(whole)
+                if len(found) > limit:
+                    return False
+                if self.chain and len(used) + 1 < len(self.sequences) and not walk(whole + self.sep, used | {index}):
+                    return False
+            return True
+
+        return found if walk([], frozenset()) else None
+
 
 class T5Generator:
     """One T5 model and its tokenizer on one device."""
@@ -110,6 +146,16 @@ class T5Generator:
     def task(self, name: str) -> dict:
         """Prefix and max lengths of a task, from ``theme_model.json`` or the defaults."""
         return {**DEFAULT_TASK, **self.meta.get("tasks", {}).get(name, {})}
+
+    def source_ids(self, task: str, sources: list[str]) -> list[list[int]]:
+        """The token ids the model reads for each source: task prefix, truncation, eos."""
+        spec = self.task(task)
+        return self.tokenizer([spec["prefix"] + s for s in sources], max_length=spec["max_source_length"],
+                              truncation=True).input_ids
+
+    def source_lengths(self, task: str, sources: list[str]) -> list[int]:
+        """How many tokens each source takes (for a batcher's token budget)."""
+        return [len(ids) for ids in self.source_ids(task, sources)]
 
     def trie(self, outputs: list[str], chain: bool) -> OutputTrie:
         encoded = [self.tokenizer(o, add_special_tokens=False).input_ids for o in outputs]
