@@ -8,7 +8,7 @@ from flask_restx import Namespace, Resource, fields
 
 from shared.api import text_model, text_payload
 from shared.errors import BadUpload
-from shared.logs import log_inputs
+from shared.logs import log_inputs, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class Generation(Resource):
     def post(self):
         """Split the article into sentences (the title is sentence 0) and generate pairs for each."""
         article = _article()
-        logger.debug("generation title: %s", article["title"])  # the guide's wording: no space before ':'
-        logger.debug("generation body: %s", article["body"])
+        logger.debug("generation title: %s", one_line(article["title"]))  # the guide's wording: no space before ':'
+        logger.debug("generation body: %s", one_line(article["body"]))
         return _service().generation(**article)
 
 

@@ -212,3 +212,20 @@ def test_cluster_counts_orders_and_merges():
 
 def test_cluster_of_nothing_is_empty():
     assert cluster([Article(2, "a1", [])]) == []
+
+
+def test_gc_paused_restores_the_collector_even_when_nested():
+    import gc
+
+    from theme_generation.clustering import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer caller is still at work
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()
