@@ -1,0 +1,45 @@
+"""Start-up: what will not load stops the process with the cause; one model directory loads once."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from shared.t5 import T5Generator
+from tests.conftest import ROOT, free_port
+from theme_generation.app import DEFAULTS, load_models
+
+
+def _start(tmp_path, **settings) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "THEME_GENERATION_PORT": str(free_port()),
+           **{f"THEME_GENERATION_{key}": str(value) for key, value in settings.items()}}
+    return subprocess.run([sys.executable, "-m", "theme_generation"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_missing_model_stops_start_up_with_a_clear_log_line(tmp_path):
+    done = _start(tmp_path, T5_MODEL_DIR=tmp_path / "no_model")
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "theme_generation could not start" in output
+    assert f"no T5 model at {tmp_path / 'no_model'} (config.json missing)" in output
+
+
+def test_a_bad_setting_stops_start_up(tmp_path):
+    done = _start(tmp_path, MAX_SENTENCES="many")
+    assert done.returncode != 0
+    assert "THEME_GENERATION_MAX_SENTENCES='many': expected an integer" in done.stdout + done.stderr
+
+
+def test_one_model_directory_named_twice_is_loaded_once(monkeypatch, tmp_path):
+    loaded = []
+
+    def fake_load(cls, path, device="auto"):
+        loaded.append(path)
+        return object()
+
+    monkeypatch.setattr(T5Generator, "load", classmethod(fake_load))
+    generator, relevance = load_models({**DEFAULTS, "T5_MODEL_DIR": str(tmp_path)})
+    assert generator is relevance and loaded == [tmp_path.resolve()]
+    generator, relevance = load_models({**DEFAULTS, "T5_MODEL_DIR": str(tmp_path),
+                                        "GEN_MODEL_DIR": str(tmp_path / "gen"), "REL_MODEL_DIR": str(tmp_path / "rel")})
+    assert generator is not relevance and loaded[1:] == [(tmp_path / "gen").resolve(), (tmp_path / "rel").resolve()]
