@@ -199,8 +199,16 @@ def article_text(title: str, body: str) -> str:
     return f"{title}\n{body}".strip()
 
 
-def classify_source(title: str, body: str) -> str:
-    return article_text(title, body)
+def classify_source(title: str, body: str, matcher: TfidfMatcher | None = None) -> str:
+    """The classifier's input. With the matcher, only the title and the body's sentences that name a
+    candidate stock: the rest cannot tie a stock to a theme, and a short input keeps a small model
+    fast on CPU. Without it, the whole article."""
+    if matcher is None:
+        return article_text(title, body)
+    found = stock_finder(matcher).find(article_text(title, body), title=title)
+    names = {n for m in found.values() for n in m.names}
+    kept = [s for s in split_sentences(body) if any(n in s for n in names)]
+    return article_text(title, " ".join(kept))
 
 
 def _pairs(mentions: dict[str, Mention], themes: ThemeList) -> list[str]:
@@ -210,7 +218,7 @@ def _pairs(mentions: dict[str, Mention], themes: ThemeList) -> list[str]:
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
     """Every (member theme, stock) pair of the stocks the article mentions, and ``없음``.
 
-    ``text`` is ``classify_source(title, body)``: its first line is taken as the title."""
+    ``text`` is ``article_text(title, body)``: its first line is taken as the title."""
     title = text.split("\n", 1)[0]
     return _pairs(stock_finder(matcher).find(text, title=title), matcher.themes) + [NONE]
 

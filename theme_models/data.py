@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.candidates import (RELATED, UNRELATED, classify_outputs, classify_source, generate_outputs,
+from shared.candidates import (RELATED, UNRELATED, article_text, classify_outputs, classify_source, generate_outputs,
                                generate_source, relevance_source)
 from shared.pairs import NONE, format_pairs
 from shared.tfidf import TfidfMatcher
@@ -104,12 +104,17 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
 
 
 def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
-                   relevance_per_article: int = 3, none_share: float = 0.15, korsts: bool = True,
-                   seed: int = 0) -> tuple[list[Example], dict]:
-    """Examples of the asked tasks and a summary of their label counts."""
+                   relevance_per_article: int = 1, none_share: float = 0.05, korsts: bool = True,
+                   seed: int = 0, negative_ratio: float = 1.0) -> tuple[list[Example], dict]:
+    """Examples of the asked tasks and a summary of their label counts.
+
+    Generator sentences: every sentence with a labelled pair; sentences that name candidates but
+    get ``없음`` (passing mentions), sampled to ``negative_ratio`` per positive; and a ``none_share``
+    of the sentences without any candidate (their answer is forced, but the model sees a few)."""
     rng = random.Random(seed)
     labeller = Labeller(matcher)
     examples: list[Example] = []
+    generated: list[tuple[str, Example]] = []
     summary: Counter = Counter()
     for article in articles:
         labels = labeller.label(article.title, article.body)
@@ -117,20 +122,28 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
         summary["article_pairs"] += len(labels.pairs)
         summary["passing_mentions"] += len(labels.passing)
         if "classify" in tasks:
-            source = classify_source(article.title, article.body)
-            if len(classify_outputs(source, matcher)) > 1:  # with no candidate the answer is forced
+            source = classify_source(article.title, article.body, matcher)
+            if len(classify_outputs(article_text(article.title, article.body), matcher)) > 1:
+                # (with no candidate the answer is forced: nothing to learn)
                 examples.append(Example("classify", source, format_pairs(labels.pairs)))
                 summary["classify_examples"] += 1
                 summary["classify_none"] += not labels.pairs
         if "generate" in tasks:
             for sentence, pairs in zip(labels.sentences, labels.sentence_pairs):
-                has_candidates = len(generate_outputs(sentence, matcher, article.title, article.body)) > 1
-                if not has_candidates and rng.random() > none_share:
-                    continue
-                examples.append(Example("generate", generate_source(sentence, article.title), format_pairs(pairs)))
-                summary["generate_examples"] += 1
+                kind = "positive" if pairs else (
+                    "negative" if len(generate_outputs(sentence, matcher, article.title, article.body)) > 1 else "empty")
+                generated.append((kind, Example("generate", generate_source(sentence, article.title), format_pairs(pairs))))
+                summary[f"generate_{kind}_sentences"] += 1
                 summary["generate_pairs"] += len(pairs)
-                summary["generate_none"] += not pairs
+    if generated:
+        positives = sum(kind == "positive" for kind, _ in generated)
+        negatives = sum(kind == "negative" for kind, _ in generated)
+        keep = {"positive": 1.0, "negative": min(1.0, negative_ratio * positives / max(1, negatives)),
+                "empty": none_share}
+        for kind, example in generated:
+            if rng.random() < keep[kind]:
+                examples.append(example)
+                summary[f"generate_{kind}_examples"] += 1
     if "relevance" in tasks:
         pairs = relevance_pairs(articles, relevance_per_article, seed)
         if korsts:

@@ -6,7 +6,7 @@ No human labels exist for the Naver articles, so training and the held-out dev s
 1. **Stocks** are the mentions ``shared.candidates.StockFinder`` accepts (whole words, ambiguous and
    group names only with evidence, brokerages only as subjects).
 2. **Scope** of a stock: the whole article when the title names it (the article is about it),
-   otherwise the sentences that name it.
+   otherwise the title (the article's topic) and the sentences that name it.
 3. **Theme evidence**: a member theme of the stock is evidenced when one of its keywords (the theme
    list's ``keywords`` column and the theme name) occurs in the scope. A stock with no evidenced member
    theme is a passing mention and gets no label.
@@ -59,7 +59,7 @@ class Labeller:
         whole_cache: dict[str, dict[str, float]] = {}
         for stock, mention in found.items():
             scope = text if _in_title(mention, title) else "\n".join(
-                s for s in sentences if any(n in s for n in mention.names))
+                [title] + [s for s in sentences[1:] if any(n in s for n in mention.names)])
             scores = self.evidence(scope, stock)
             if not scores:
                 passing.append(stock)

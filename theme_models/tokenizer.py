@@ -25,8 +25,13 @@ def _configure(tok: Tokenizer) -> None:
     tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="always")])
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
-    """Train on ``texts``; pad=0, eos=1, unk=2 as T5 expects; 256 byte pieces catch everything else."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000, words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """Train on ``texts``; pad=0, eos=1, unk=2 as T5 expects; 256 byte pieces catch everything else.
+
+    ``words`` (stock names, the answer words ``related``/``unrelated``/``없음``, the ``=`` and ``;``
+    separators) become whole pieces on top of ``vocab_size``, so each is one token wherever it
+    starts a word: a stock is then one decision for the constrained decoder, in the source as in
+    the answer."""
     tok = Tokenizer(models.Unigram())
     _configure(tok)
     trainer = trainers.UnigramTrainer(
@@ -36,11 +41,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000) -> PreTrainedT
         max_piece_length=12,
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer=trainer)
+    try:
+        tok.train_from_iterator(texts, trainer=trainer)
+    except Exception as exc:  # tokenizers raises a bare Exception
+        raise ValueError(f"cannot train a {vocab_size}-piece tokenizer on this corpus ({exc}); "
+                         "raise --vocab_size above the number of distinct characters plus 259") from exc
     # The trainer cannot add byte pieces itself: rebuild the model with them and byte fallback on.
     trained = [(piece, score) for piece, score in _pieces(tok)]
-    floor = min(score for _, score in trained[len(SPECIAL_TOKENS):]) - 1.0
-    vocab = trained + [(b, floor) for b in BYTE_TOKENS]
+    scores = [score for _, score in trained[len(SPECIAL_TOKENS):]]
+    floor, top = min(scores) - 1.0, max(scores)
+    known = {piece for piece, _ in trained}
+    extra = [f"▁{w}" for w in dict.fromkeys(words) if w and not any(c.isspace() for c in w)]
+    vocab = trained + [(p, top) for p in extra if p not in known] + [(b, floor) for b in BYTE_TOKENS]
     final = Tokenizer(models.Unigram(vocab, unk_id=SPECIAL_TOKENS.index("<unk>"), byte_fallback=True))
     _configure(final)
     final.post_processor = processors.TemplateProcessing(

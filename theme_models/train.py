@@ -28,7 +28,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, HfArgumentParser, T5Config, T5ForConditionalGeneration
 
-from shared.pairs import PAIR_SEP
+from shared.candidates import RELATED, UNRELATED
+from shared.pairs import NONE, PAIR_SEP
 from shared.t5 import META_FILE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -44,12 +45,14 @@ PREFIXES = {"classify": "classify: ", "generate": "generate: ", "relevance": "re
 class ModelArguments:
     model_name_or_path: str | None = field(default=None, metadata={
         "help": "A local pretrained T5 directory (config, weights, tokenizer). Omit to train a small T5 from scratch."})
+    tokenizer_name: str | None = field(default=None, metadata={
+        "help": "A local tokenizer directory to reuse when training from scratch (else one is trained)."})
     vocab_size: int = field(default=8000, metadata={"help": "Tokenizer vocabulary when training from scratch."})
     d_model: int = 256
-    d_ff: int = 1024
+    d_ff: int = 768
     d_kv: int = 32
     num_heads: int = 8
-    num_layers: int = 4
+    num_layers: int = 3
     num_decoder_layers: int = 2
     dropout_rate: float = 0.1
     save_dtype: str = field(default="float16", metadata={"help": "float16 or float32: dtype of the saved weights."})
@@ -57,6 +60,8 @@ class ModelArguments:
     def __post_init__(self) -> None:
         if self.model_name_or_path and not (Path(self.model_name_or_path) / "config.json").is_file():
             raise ValueError(f"--model_name_or_path {self.model_name_or_path}: no config.json there (local dirs only)")
+        if self.tokenizer_name and not (Path(self.tokenizer_name) / "tokenizer.json").is_file():
+            raise ValueError(f"--tokenizer_name {self.tokenizer_name}: no tokenizer.json there")
         for name in ("vocab_size", "d_model", "d_ff", "d_kv", "num_heads", "num_layers", "num_decoder_layers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive")
@@ -74,13 +79,13 @@ class DataArguments:
     themes: Path = field(default=Path("data/themes.csv"), metadata={"help": "Theme list CSV."})
     tasks: str = field(default="classify,generate,relevance", metadata={"help": "Comma-separated tasks to train."})
     max_articles: int | None = field(default=None, metadata={"help": "Use only this many training articles."})
-    classify_max_source_length: int = 512
+    classify_max_source_length: int = 384
     generate_max_source_length: int = 128
     relevance_max_source_length: int = 128
     classify_max_target_length: int = 128
     generate_max_target_length: int = 64
-    relevance_max_target_length: int = 8
-    relevance_per_article: int = field(default=3, metadata={"help": "Related (and as many unrelated) sentences per title."})
+    relevance_max_target_length: int = 4
+    relevance_per_article: int = field(default=1, metadata={"help": "Related (and as many unrelated) sentences per title."})
     korsts: bool = field(default=True, metadata={"help": "Add KorSTS pairs to the relevance data."})
 
     def __post_init__(self) -> None:
@@ -119,7 +124,7 @@ class TrainArguments:
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     weight_decay: float = 0.01
-    batch_tokens: int = field(default=8192, metadata={"help": "Padded source tokens per batch."})
+    batch_tokens: int = field(default=4096, metadata={"help": "Padded source tokens per batch."})
     max_batch_size: int = 64
     save_minutes: float = field(default=5.0, metadata={"help": "Checkpoint interval."})
     seed: int = 42
@@ -146,13 +151,14 @@ def corpus_texts(data: DataArguments, themes: ThemeList, limit: int | None) -> l
     texts = [f"{a.title}\n{a.body}" for a in naver_articles(data.data_dir, "train", limit)]
     texts += [f"{t} = {s}" for s in themes.stocks for t in themes.themes_of[s]]
     texts += [" ".join(sorted(themes.aliases[s])) for s in themes.stocks]
-    for name in ("sts-train.tsv",):
-        path = data.data_dir / "korsts" / name
-        if path.is_file():
-            texts += [line.split("\t")[-1] + " " + line.split("\t")[-2] for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+    extra = None if limit is None else 5 * limit  # a small run learns from a small corpus
+    path = data.data_dir / "korsts" / "sts-train.tsv"
+    if path.is_file():
+        lines = path.read_text(encoding="utf-8").splitlines()[1:extra]
+        texts += [" ".join(line.split("\t")[-2:]) for line in lines]
     overview = data.data_dir / "naver_themes_2026" / "company_overview.csv"
     if overview.is_file():
-        texts += [r["overview"] for r in read_csv(overview)]
+        texts += [r["overview"] for r in read_csv(overview)[:extra]]
     return texts + list(PREFIXES.values()) + [PAIR_SEP, "없음 related unrelated"]
 
 
@@ -209,13 +215,18 @@ def build_model(model_args: ModelArguments, data: DataArguments, themes: ThemeLi
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         return model, tokenizer
-    logger.info("training a tokenizer (vocab %d) on the corpus", model_args.vocab_size)
-    tokenizer = train_tokenizer(corpus_texts(data, themes, data.max_articles), model_args.vocab_size)
+    if model_args.tokenizer_name:
+        tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name, local_files_only=True)
+    else:
+        logger.info("training a tokenizer (vocab %d) on the corpus", model_args.vocab_size)
+        words = [n for s in themes.stocks for n in sorted(themes.aliases[s])]
+        words += ["=", PAIR_SEP.strip(), NONE, RELATED, UNRELATED]
+        tokenizer = train_tokenizer(corpus_texts(data, themes, data.max_articles), model_args.vocab_size, words)
     config = T5Config(
         vocab_size=len(tokenizer), d_model=model_args.d_model, d_ff=model_args.d_ff, d_kv=model_args.d_kv,
         num_heads=model_args.num_heads, num_layers=model_args.num_layers,
         num_decoder_layers=model_args.num_decoder_layers, dropout_rate=model_args.dropout_rate,
-        feed_forward_proj="gated-gelu", tie_word_embeddings=True,
+        feed_forward_proj="relu", tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
     )

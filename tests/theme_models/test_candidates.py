@@ -1,0 +1,69 @@
+"""Which listed names count as a company mention, and the shared per-task inputs. Sentences written here."""
+from __future__ import annotations
+
+import pytest
+
+from shared.candidates import (article_text, classify_outputs, classify_source, generate_outputs,
+                               split_sentences, stock_finder)
+from shared.pairs import NONE
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeEntry, ThemeList
+
+ENTRIES = [
+    ThemeEntry("유전자 치료제/분석", "툴젠", "199800", ("유전자 치료제", "유전자")),
+    ThemeEntry("반도체 대표주(생산)", "삼성전자", "005930", ("반도체",)),
+    ThemeEntry("HBM(고대역폭메모리)", "SK하이닉스", "000660", ("HBM", "고대역폭메모리"), ("하이닉스",)),
+    ThemeEntry("음식료", "대상", "001680", ("식품",)),
+    ThemeEntry("지주사", "LG", "003550", ("지주사",)),
+    ThemeEntry("증권", "대신증권", "003540", ("증권",)),
+    ThemeEntry("자동차 대표주", "레이", "228670", ("자동차",)),
+]
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return TfidfMatcher(ThemeList(ENTRIES))
+
+
+def found(matcher, text, **kw):
+    return list(stock_finder(matcher).find(text, **kw))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("툴젠이 기술을 이전했다.", ["툴젠"]),
+    ("삼성전자와의 협력이 늘었다.", ["삼성전자"]),
+    ("하이닉스 주가가 올랐다.", ["SK하이닉스"]),                      # a short form
+    ("그는 플레이 스토어를 열었다.", []),                             # 레이 inside another word
+    ("툴젠바이오라는 회사는 없다.", []),                              # a longer, unlisted name
+    ("연구 대상으로 삼았다.", []),                                    # an ordinary word
+    ("대상(001680)은 식품 사업을 한다.", ["대상"]),                    # ... with its code
+    ("LG그룹 계열사가 모였다.", []),                                  # a group
+    ("LG는 신년사를 냈다.", []),                                      # a group name without evidence
+    ("반도체 호황을 이끌었다삼성전자는 투자를 늘렸다.", ["삼성전자"]),  # a lost space after 다
+])
+def test_mentions(matcher, text, expected):
+    assert found(matcher, text) == expected
+
+
+def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
+    quoted = "홍길동 대신증권 연구원은 반도체 업황이 좋다고 분석했다."
+    assert found(matcher, quoted) == []
+    assert found(matcher, "대신증권이 새 지점을 열었다.") == ["대신증권"]
+    assert found(matcher, quoted, title="대신증권, 최대 실적") == ["대신증권"]
+
+
+def test_split_sentences_keeps_glued_sentences_apart():
+    text = "툴젠이 계약했다.순시그룹은 권리를 얻었다. 주가는 2.3% 올랐다!\n다음 문장"
+    assert split_sentences(text) == ["툴젠이 계약했다.", "순시그룹은 권리를 얻었다.", "주가는 2.3% 올랐다!", "다음 문장"]
+
+
+def test_outputs_are_member_pairs_and_none(matcher):
+    text = article_text("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 날씨가 맑다.")
+    assert classify_outputs(text, matcher) == ["유전자 치료제/분석 = 툴젠", NONE]
+    assert generate_outputs("날씨가 맑다.", matcher) == [NONE]
+
+
+def test_classify_source_keeps_title_and_candidate_sentences(matcher):
+    source = classify_source("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 날씨가 맑다.", matcher)
+    assert source == "툴젠, 기술이전\n툴젠이 유전자 치료제를 이전했다."
+    assert classify_source("제목", "본문") == "제목\n본문"

@@ -1,0 +1,79 @@
+"""End to end: ``theme-train`` on a small slice of the real data into tmp_path, then load and run it
+(like transformers' example tests: a few steps, only that it runs and writes what servers read)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.candidates import RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, relevance_source
+from shared.t5 import META_FILE, T5Generator
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+from theme_models import train
+from theme_models.evaluate import evaluate_model
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+THEMES = ROOT / "data" / "themes.csv"
+pytestmark = pytest.mark.skipif(not (DATA / "news_naver_finance_2025").is_dir(), reason="../shared/data absent")
+
+TINY = ["--d_model", "32", "--d_ff", "64", "--d_kv", "8", "--num_heads", "2", "--num_layers", "1",
+        "--num_decoder_layers", "1", "--vocab_size", "3000", "--max_articles", "12", "--relevance_per_article", "1",
+        "--korsts", "false", "--batch_tokens", "2048", "--warmup_steps", "1", "--threads", "1", "--do_eval", "false"]
+
+
+def run(out: Path, steps: int, *extra: str) -> dict:
+    train.main(["--output_dir", str(out), "--data_dir", str(DATA), "--themes", str(THEMES),
+                "--max_steps", str(steps), *TINY, *extra])
+    return json.loads((out / META_FILE).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, run(out / "model", 3, "--export_dir", str(out / "export"))
+
+
+def test_writes_model_and_metadata(trained):
+    out, meta = trained
+    assert meta["training"]["steps"] == 3
+    assert set(meta["tasks"]) == {"classify", "generate", "relevance"}
+    assert meta["tasks"]["classify"]["prefix"] == "classify: "
+    assert meta["data_summary"]["articles"] == 12
+    assert meta["args"]["train"]["max_steps"] == 3
+    export = out / "export"
+    assert (export / "model.safetensors").is_file() and (export / META_FILE).is_file()
+    assert not (export / "checkpoint").exists()
+
+
+def test_model_loads_and_answers_each_task(trained):
+    out, _ = trained
+    gen = T5Generator.load(out / "export", "cpu")
+    matcher = TfidfMatcher(ThemeList.load(THEMES))
+    title, body = "툴젠, 유전자 교정 기술 이전", "툴젠이 유전자 치료제 기술을 해외에 이전했다."
+    allowed = classify_outputs(article_text(title, body), matcher)
+    [out_c] = gen.generate("classify", [classify_source(title, body, matcher)], [gen.trie(allowed, chain=True)], 2)
+    assert all(chunk.strip() in allowed for chunk in out_c.text.split(";")) and out_c.score <= 0
+    [out_r] = gen.generate("relevance", [relevance_source(title, body)], [gen.trie(RELEVANCE_OUTPUTS, chain=False)], 1)
+    assert out_r.text in RELEVANCE_OUTPUTS
+
+
+def test_resumes_from_its_checkpoint(trained):
+    out, _ = trained
+    meta = run(out / "model", 5)  # same output dir, more steps: continues at step 3
+    assert meta["training"]["steps"] == 5
+
+
+def test_evaluation_runs_on_the_model(trained):
+    out, _ = trained
+    results = evaluate_model(out / "export", DATA, THEMES, limit=2, beams=1, relevance_limit=8)
+    assert {"naver-dev", "nate", "relevance"} <= set(results)
+    assert results["naver-dev"]["rules"]["precision"] == 1.0
+
+
+@pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"]])
+def test_bad_arguments_are_refused(tmp_path, bad):
+    with pytest.raises(ValueError):
+        train.main(["--output_dir", str(tmp_path), "--data_dir", str(DATA), "--themes", str(THEMES), *TINY, *bad])
