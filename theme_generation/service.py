@@ -1,9 +1,10 @@
 """Theme generation without Flask: sentence by sentence (theme, stock) pairs, relevance, clustering.
 
-Every sentence of an article is one input of the ``generate`` task, decoded under a constraint (only
-pairs of the stocks the sentence names with their themes in the active list, or ``없음``); all the
-sentences of a request go through the model together, in batches of ``batch_size``. A sentence that
-names no listed stock is answered ``없음`` without a model call.
+Every sentence of an article is one input of the ``generate`` task (with the title as context, as in
+training), decoded under a constraint: only pairs of the stocks the sentence names with their themes
+in the active list, or ``없음``. All the sentences of a request go through the model together, in
+batches of ``batch_size``. A sentence that names no listed stock is answered ``없음`` without a model
+call. Relevance has two possible answers, so it is decoded greedily (as ``theme-eval`` does).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 
-from shared.candidates import RELATED, RELEVANCE_OUTPUTS, UNRELATED, generate_outputs, generate_source, relevance_source
+from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, UNRELATED, article_text, generate_outputs, generate_source,
+                               relevance_source)
 from shared.errors import BadUpload
 from shared.pairs import NONE, NONE_SCORE, parse_pairs
 from shared.t5 import Generation, OutputTrie, T5Generator
@@ -44,12 +46,12 @@ class GenerationService:
         """``[{idx, result: [{theme, stock, score}], sentence}]``, the title as sentence 0."""
         sentences = self.sentences(title, body)
         return [{"idx": idx, "result": pairs, "sentence": sentence}
-                for idx, (sentence, pairs) in enumerate(zip(sentences, self._generate(sentences)))]
+                for idx, (sentence, pairs) in enumerate(zip(sentences, self._generate(title, body, sentences)))]
 
     def inference(self, title: str, body: str) -> list[dict]:
         """The pairs of the sentences related to the title, in sentence order; ``score = gen + rel``."""
         sentences = self.sentences(title, body)
-        generated = self._generate(sentences)
+        generated = self._generate(title, body, sentences)
         found = [i for i, pairs in enumerate(generated) if pairs[0]["theme"] != NONE]
         relations = self._relate(title, [sentences[i] for i in found])
         results = []
@@ -68,15 +70,16 @@ class GenerationService:
 
     def clustering(self, data: bytes) -> tuple[list[dict], clustering.Upload]:
         """Themes of many analysed articles, near-duplicate names merged; the rows read and skipped."""
-        try:
-            upload = clustering.read_upload(data)
-        except clustering.UploadError as exc:
-            raise BadUpload(str(exc)) from None
+        with clustering.gc_paused():
+            try:
+                upload = clustering.read_upload(data)
+            except clustering.UploadError as exc:
+                raise BadUpload(str(exc)) from None
+            groups = clustering.cluster(upload.articles, self.cluster_threshold, self.matcher.themes.themes)
         if upload.skipped:
             shown = "; ".join(f"line {s.line}: {s.reason}" for s in upload.skipped[:10])
             logger.warning("clustering: %d of %d rows could not be read and were left out: %s%s",
                            len(upload.skipped), upload.rows, shown, " ..." if len(upload.skipped) > 10 else "")
-        groups = clustering.cluster(upload.articles, self.cluster_threshold, self.matcher.themes.themes)
         return groups, upload
 
     def health(self) -> dict:
@@ -103,12 +106,13 @@ class GenerationService:
             body_sentences = body_sentences[:room]
         return [title.strip(), *body_sentences]
 
-    def _generate(self, sentences: Sequence[str]) -> list[list[dict]]:
-        outputs = [tuple(generate_outputs(s, self.matcher)) for s in sentences]
+    def _generate(self, title: str, body: str, sentences: Sequence[str]) -> list[list[dict]]:
+        article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
+        outputs = [tuple(generate_outputs(s, self.matcher, title, article)) for s in sentences]
         todo = sorted((i for i, o in enumerate(outputs) if len(o) > 1), key=lambda i: len(sentences[i]))
         generations: dict[int, Generation] = {}
         for chunk in batched(todo, self.batch_size):  # similar lengths together: less padding
-            sources = [generate_source(sentences[i]) for i in chunk]
+            sources = [generate_source(sentences[i], title) for i in chunk]
             tries = [self._trie(outputs[i]) for i in chunk]
             generations.update(zip(chunk, self.generator.generate("generate", sources, tries, self.num_beams)))
         return [_pairs(generations.get(i)) for i in range(len(sentences))]
@@ -118,7 +122,7 @@ class GenerationService:
         for chunk in batched(texts, self.batch_size):
             sources = [relevance_source(title, text) for text in chunk]
             tries = [self._relevance_trie] * len(chunk)
-            generations = self.relevance_model.generate("relevance", sources, tries, self.num_beams)
+            generations = self.relevance_model.generate("relevance", sources, tries, num_beams=1)
             answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)
         return answers
 
