@@ -166,7 +166,7 @@ def test_relevance_answers_the_contract_shape(server):
     assert (answer["result"], answer["result_text"]) in ((1, "related"), (0, "unrelated"))
     assert answer["score"] <= 0 and answer["score"] == round(answer["score"], 3)
     assert_logged_in_order(server, "[OPENAPI] relevance", f"relevance input1 : {TITLE}",
-                           f"relevance input2 : {BODY}", "[OPENAPI][200 OK] {", '  "result": ' + str(answer["result"]) + ",")
+                           f"relevance input2 : {BODY}", "[OPENAPI][200 OK] {", f'  "result": {answer["result"]},')
 
 
 def test_relevance_truncates_over_long_input(server):
