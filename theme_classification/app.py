@@ -8,10 +8,11 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
+from shared.backends import GENERATOR_DEFAULTS, load_generator
+from shared.batching import install_disconnect_check
 from shared.config import load_config
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
-from shared.t5 import T5Generator
 from theme_classification.api import ns
 from theme_classification.service import ClassificationService
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "HOST": "127.0.0.1",
     "PORT": 8001,
-    "THREADS": 8,
+    "THREADS": 64,  # concurrent requests; above MAX_BATCH_SIZE + MAX_QUEUE so a full queue answers 503
     "T5_MODEL_DIR": str(ROOT / "models" / "theme-t5"),
     "DEVICE": "auto",
     "NUM_BEAMS": 4,
@@ -31,6 +32,8 @@ DEFAULTS = {
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     "SWAGGER": True,
     "API_KEY": "",
+    **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
+    "MAX_QUEUE": 32,
 }
 
 
@@ -40,10 +43,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     data_dir = Path(config["DATA_DIR"])
-    t5 = T5Generator.load(config["T5_MODEL_DIR"], config["DEVICE"])
+    t5 = load_generator(config["T5_MODEL_DIR"], config)
     state = ClassificationService.load_themes(data_dir, Path(config["DEFAULT_THEME_LIST"]))
     app.extensions["theme_classification"] = ClassificationService(t5, state, data_dir, config["NUM_BEAMS"])
     install_request_logging(app)
+    install_disconnect_check(app)
     api = make_api(app, "theme_classification", "Which investment themes an article ties to which stocks")
     api.add_namespace(ns)
     return app

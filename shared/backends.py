@@ -1,0 +1,87 @@
+"""Which engine runs a server's T5 models, and whether their calls are batched: one loader for every app.
+
+Each app merges ``GENERATOR_DEFAULTS`` into its ``DEFAULTS`` and loads every T5 model with
+``load_generator(path, config)``; the object it gets back has ``T5Generator``'s interface
+(``generate``, ``trie``, ``task``, ``health``), whatever the backend.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared.batching import BatchingConfig, BatchingGenerator
+from shared.t5 import T5Generator
+
+logger = logging.getLogger(__name__)
+
+
+class Backend(str, Enum):
+    TRANSFORMERS = "transformers"
+    CTRANSLATE2 = "ctranslate2"
+
+
+GENERATOR_DEFAULTS: dict[str, Any] = {
+    "BACKEND": Backend.TRANSFORMERS.value,  # transformers | ctranslate2 (needs `make ct2`)
+    "CT2_COMPUTE_TYPE": "default",  # default: int8 on CPU, float16 on CUDA
+    "CT2_THREADS": 0,  # CTranslate2 intra-op threads; 0: one per core
+    "TORCH_THREADS": 0,  # torch intra-op threads; 0: torch's default (one per core)
+    "BATCHING": True,
+    "MAX_BATCH_SIZE": 16,
+    "MAX_BATCH_TOKENS": 0,
+    "MAX_WAIT_MS": 10.0,
+    "MAX_QUEUE": 64,
+    "REQUEST_TIMEOUT_S": 60.0,
+}
+
+
+def _torch_threads(config: Mapping[str, Any]) -> Callable[[], None]:
+    threads = int(config["TORCH_THREADS"])
+
+    def setup() -> None:  # per thread as well as per process: torch's OpenMP settings are per thread
+        if threads > 0:
+            torch.set_num_threads(threads)
+
+    return setup
+
+
+def _load_transformers(path: Path, config: Mapping[str, Any]) -> T5Generator:
+    _torch_threads(config)()
+    return T5Generator.load(path, config["DEVICE"])
+
+
+def _load_ctranslate2(path: Path, config: Mapping[str, Any]) -> T5Generator:
+    from shared.ct2 import CT2Generator, ct2_dir_for  # ctranslate2 is optional
+
+    return CT2Generator.load(ct2_dir_for(path), config["DEVICE"], int(config["CT2_THREADS"]),
+                             config["CT2_COMPUTE_TYPE"])
+
+
+LOADERS: dict[Backend, Callable[[Path, Mapping[str, Any]], T5Generator]] = {
+    Backend.TRANSFORMERS: _load_transformers,
+    Backend.CTRANSLATE2: _load_ctranslate2,
+}
+
+
+def load_generator(path: str | Path, config: Mapping[str, Any]) -> T5Generator | BatchingGenerator:
+    """The T5 at ``path`` on ``config["BACKEND"]``, behind a batcher unless ``BATCHING`` is off.
+
+    For ``ctranslate2``, ``path`` may be the transformers directory: its converted copy ``<path>-ct2``
+    is loaded (``make ct2`` writes it).
+    """
+    try:
+        backend = Backend(str(config["BACKEND"]).lower())
+    except ValueError:
+        raise ValueError(f"BACKEND={config['BACKEND']!r}: expected one of "
+                         f"{', '.join(b.value for b in Backend)}") from None
+    generator = LOADERS[backend](Path(path), config)
+    if not config["BATCHING"]:
+        return generator
+    batching = BatchingConfig.from_config(config)
+    logger.info("batching %s: up to %d inputs per call, %g ms wait, queue %d, timeout %gs", path,
+                batching.max_batch_size, batching.max_wait_ms, batching.max_queue, batching.request_timeout_s)
+    return BatchingGenerator(generator, batching, worker_setup=_torch_threads(config))
