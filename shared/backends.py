@@ -34,9 +34,20 @@ GENERATOR_DEFAULTS: dict[str, Any] = {
     "MAX_BATCH_SIZE": 16,
     "MAX_BATCH_TOKENS": 0,
     "MAX_WAIT_MS": 10.0,
-    "MAX_QUEUE": 64,
+    "MAX_QUEUE": 48,  # inputs waiting (a sentence, an article); beyond it 503 at once
     "REQUEST_TIMEOUT_S": 60.0,
 }
+
+
+def serving_threads(config: Mapping[str, Any]) -> int:
+    """gunicorn threads (concurrent requests): ``THREADS``, or when it is 0, enough for a full batch and a
+    full queue plus headroom (so a full queue answers 503 instead of requests waiting for a thread), or 8
+    without batching (each request then runs the model itself)."""
+    if int(config["THREADS"]) > 0:
+        return int(config["THREADS"])
+    if not config["BATCHING"]:
+        return 8
+    return min(128, int(config["MAX_BATCH_SIZE"]) + int(config["MAX_QUEUE"]) + 16)
 
 
 def _torch_threads(config: Mapping[str, Any]) -> Callable[[], None]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, load_generator
+from shared.backends import GENERATOR_DEFAULTS, load_generator, serving_threads
 from shared.batching import install_disconnect_check
 from shared.config import load_config
 from shared.logs import LogFormat, install_request_logging
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "HOST": "127.0.0.1",
     "PORT": 8001,
-    "THREADS": 64,  # concurrent requests; above MAX_BATCH_SIZE + MAX_QUEUE so a full queue answers 503
+    "THREADS": 0,  # 0: auto, see shared.backends.serving_threads
     "T5_MODEL_DIR": str(ROOT / "models" / "theme-t5"),
     "DEVICE": "auto",
     "NUM_BEAMS": 4,
@@ -33,7 +33,6 @@ DEFAULTS = {
     "SWAGGER": True,
     "API_KEY": "",
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
-    "MAX_QUEUE": 32,
 }
 
 
@@ -56,7 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
-    serve(_build, host=config["HOST"], port=config["PORT"], threads=config["THREADS"], log_format=LogFormat.PIPE)
+    serve(_build, host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.PIPE)
 
 
 def _build() -> Flask:

@@ -63,10 +63,20 @@ def test_concurrent_answers_equal_the_sequential_ones(run_server, t5_model_dir, 
     assert stats["largest_batch"] > 1 and stats["rejected"] == 0 and stats["skipped"] == 0
 
 
-def test_a_full_queue_answers_503_with_retry_after_at_once(run_server, t5_model_dir, tmp_path_factory, articles):
-    server = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
-                        DATA_DIR=tmp_path_factory.mktemp("batching_503"), BATCHING="true", MAX_BATCH_SIZE=1,
-                        MAX_QUEUE=1, THREADS=16)
+@pytest.fixture(scope="module")
+def one_at_a_time(run_server, t5_model_dir, tmp_path_factory):
+    """A server that computes one article at a time and lets three wait."""
+    return run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
+                      DATA_DIR=tmp_path_factory.mktemp("batching_503"), BATCHING="true", MAX_BATCH_SIZE=1,
+                      MAX_QUEUE=3, THREADS=16)
+
+
+def batching_stats(server):
+    return requests.get(server.url + "/health", timeout=30).json()["t5"]["batching"]
+
+
+def test_a_full_queue_answers_503_with_retry_after_at_once(one_at_a_time, articles):
+    server = one_at_a_time
 
     def timed(article):
         started = time.perf_counter()
@@ -83,3 +93,22 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(run_server, t5_model_
             assert r.json() == {"message": "The server is busy; retry shortly."}
             assert seconds < slowest_ok  # refused at once, not after waiting in line
     assert "queue full" in server.log()
+
+
+def test_a_client_that_hung_up_is_not_computed(one_at_a_time, articles):
+    server = one_at_a_time
+    before = batching_stats(server)
+
+    def impatient():
+        time.sleep(0.02)  # behind the others in the queue
+        try:
+            return requests.post(server.url + "/t5_inference", json=articles[3], timeout=0.05)
+        except requests.Timeout:
+            return "hung up"
+
+    results = concurrently([lambda: post(server, articles[0]), lambda: post(server, articles[1]),
+                            lambda: post(server, articles[2]), impatient])
+    assert results[3] == "hung up" and all(r.status_code == 200 for r in results[:3])
+    after = batching_stats(server)
+    assert after["skipped"] == before["skipped"] + 1
+    assert after["inputs"] == before["inputs"] + 3  # the fourth article was never computed
