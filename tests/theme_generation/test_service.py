@@ -39,6 +39,7 @@ class ScriptedT5:
 
 @pytest.fixture(scope="module")
 def matcher() -> TfidfMatcher:
+    """Two stocks; a stock's theme is offered when the article has the theme's keyword."""
     return TfidfMatcher(ThemeList([ThemeEntry("배터리", "LG에너지솔루션", keywords=("배터리",)),
                                    ThemeEntry("해운", "HMM", keywords=("해운",))]))
 
@@ -101,6 +102,6 @@ def test_one_sentence_cap_is_the_title_alone(matcher, splitter):
 
 def test_tries_are_built_once_per_candidate_set(matcher, splitter):
     service = make_service(matcher, splitter)
-    service.generation("제목", "LG에너지솔루션이 올랐다. LG에너지솔루션이 내렸다. HMM이 올랐다.")
+    service.generation("배터리와 해운", "LG에너지솔루션이 올랐다. LG에너지솔루션이 내렸다. HMM이 올랐다.")
     info = service._trie.cache_info()
     assert (info.misses, info.hits) == (2, 1)
