@@ -18,6 +18,11 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
    a stock whose name contains ``증권`` counts only where a sentence mentions it without the marks of
    a quoted analyst or data source (``SOURCE_MARKS``), or in the title.
+
+The allowed answers pair each such stock with those of its member themes that the text evidences
+(``theme_evidence``: a keyword of the theme occurs in the article, outside listed names), so a stock
+whose themes the article never touches is not offered at all. Which of the offered stocks the article
+really ties to a theme, and by which theme, is the model's choice.
 """
 from __future__ import annotations
 
@@ -68,6 +73,9 @@ SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
+# Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
+# the listed banks' business, and the 증권 of 증권가 is the market, not a brokerage.
+NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가")
 # Particles and endings that may follow a name inside one written word (툴젠이, 삼성전자와의, 기아株).
 _ENDINGS = sorted({
     "은", "는", "이", "가", "을", "를", "의", "에", "와", "과", "도", "로", "으로", "만", "에서", "에게", "께", "까지",
@@ -181,6 +189,22 @@ def _is_endings(run: str) -> bool:
     return any(run.startswith(e) and _is_endings(run[len(e):]) for e in _ENDINGS)
 
 
+def theme_evidence(text: str, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
+    """Member themes of ``stock`` with keyword evidence in ``text``: theme -> sum of idf × count.
+    Listed names and ``NOT_EVIDENCE`` are blanked out first (``증권`` in ``NH투자증권`` is no evidence)."""
+    text = stock_finder(matcher).mask_names(text)
+    for name in NOT_EVIDENCE:
+        text = text.replace(name, " " * len(name))
+    terms = matcher._terms.count(text)
+    themes = matcher.themes
+    scores = {}
+    for theme in themes.themes_of.get(stock, ()):
+        score = sum(k * matcher.idf[t] for t, k in terms.items() if t in themes.keywords[theme])
+        if score > 0:
+            scores[theme] = score
+    return scores
+
+
 _FINDERS: "weakref.WeakKeyDictionary[TfidfMatcher, StockFinder]" = weakref.WeakKeyDictionary()
 
 
@@ -211,16 +235,23 @@ def classify_source(title: str, body: str, matcher: TfidfMatcher | None = None) 
     return article_text(title, " ".join(kept))
 
 
-def _pairs(mentions: dict[str, Mention], themes: ThemeList) -> list[str]:
-    return [format_pair(theme, stock) for stock in mentions for theme in themes.themes_of[stock]]
+def _pairs(stocks, evidence_text: str, matcher: TfidfMatcher) -> list[str]:
+    """``theme = stock`` for each stock and each of its themes evidenced in ``evidence_text``,
+    best-evidenced first."""
+    out = []
+    for stock in stocks:
+        scores = theme_evidence(evidence_text, stock, matcher)
+        out += [format_pair(theme, stock) for theme in sorted(scores, key=lambda t: -scores[t])]
+    return out
 
 
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
-    """Every (member theme, stock) pair of the stocks the article mentions, and ``없음``.
+    """``theme = stock`` for every stock the article mentions and every member theme the article
+    evidences, and ``없음``.
 
     ``text`` is ``article_text(title, body)``: its first line is taken as the title."""
     title = text.split("\n", 1)[0]
-    return _pairs(stock_finder(matcher).find(text, title=title), matcher.themes) + [NONE]
+    return _pairs(stock_finder(matcher).find(text, title=title), text, matcher) + [NONE]
 
 
 def generate_source(sentence: str, title: str = "") -> str:
@@ -229,11 +260,13 @@ def generate_source(sentence: str, title: str = "") -> str:
 
 
 def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", article: str = "") -> list[str]:
-    """Pairs of the stocks the sentence mentions with their member themes, and ``없음``. Evidence for
-    an ambiguous name may come from the whole ``article`` when it is given."""
-    context = f"{article}\n{sentence}" if article else sentence
+    """Pairs of the stocks the sentence mentions with their member themes evidenced in the article,
+    and ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the
+    model was trained: the article is where an ambiguous name's evidence and the themes' evidence are
+    looked for; without it, only the sentence (and title) is."""
+    context = article or f"{title}\n{sentence}".strip()
     found = stock_finder(matcher).find(sentence, context=context, title=title if sentence == title else "")
-    return _pairs(found, matcher.themes) + [NONE]
+    return _pairs(found, context, matcher) + [NONE]
 
 
 def relevance_source(title: str, sentence: str) -> str:

@@ -104,7 +104,7 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
 
 
 def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
-                   relevance_per_article: int = 1, none_share: float = 0.05, korsts: bool = True,
+                   relevance_per_article: int = 1, none_share: float = 0.02, korsts: bool = True,
                    seed: int = 0, negative_ratio: float = 1.0) -> tuple[list[Example], dict]:
     """Examples of the asked tasks and a summary of their label counts.
 

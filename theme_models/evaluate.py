@@ -2,6 +2,8 @@
 
 Systems (what each endpoint would answer):
 
+- ``candidates``: every stock the model may choose from (``classify_outputs``), each with its
+  best-evidenced theme — what the model would answer if it kept everything it is offered.
 - ``rules``: the distant-supervision labeller of ``theme_models.labels`` (the naver-dev gold itself,
   so it scores 1.0 there; on the other sets it shows how far the rules agree with other labels).
 - ``baseline``: the plain dictionary — every listed name found in the text (substring match), each
@@ -178,6 +180,14 @@ def baseline(doc: Doc, matcher: TfidfMatcher) -> dict[str, str]:
     return {m.stock: m.theme for m in matcher.match(classify_source(doc.title, doc.body))}
 
 
+def all_candidates(doc: Doc, matcher: TfidfMatcher) -> dict[str, str]:
+    """Every offered stock with its best-evidenced theme: what the model chooses from."""
+    out: dict[str, str] = {}
+    for theme, stock in parse_pairs(" ; ".join(classify_outputs(article_text(doc.title, doc.body), matcher))):
+        out.setdefault(stock, theme)
+    return out
+
+
 def t5_classify(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
     source = classify_source(doc.title, doc.body, matcher)
     allowed = gen.trie(classify_outputs(article_text(doc.title, doc.body), matcher), chain=True)
@@ -243,7 +253,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
     results: dict = {}
     errors: dict = {}
     for name, docs in dev_sets(data_dir, matcher, limit).items():
-        scores = {"baseline": Score(), "rules": Score()}
+        scores = {"baseline": Score(), "candidates": Score(), "rules": Score()}
         if gen and "classify" in tasks:
             scores.update(t5=Score(), theme_inference=Score())
         if gen and {"generate", "relevance"} <= tasks:
@@ -251,6 +261,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
         started = time.perf_counter()
         for doc in docs:
             scores["baseline"].add(doc, baseline(doc, matcher))
+            scores["candidates"].add(doc, all_candidates(doc, matcher))
             scores["rules"].add(doc, {s: t for t, s in labeller.label(doc.title, doc.body).pairs})
             if "t5" in scores:
                 t5 = t5_classify(doc, gen, matcher, beams)
@@ -278,7 +289,7 @@ def markdown_table(results: dict) -> str:
     for name, res in results.items():
         if name == "relevance":
             continue
-        for system in ("baseline", "rules", "t5", "theme_inference", "inference"):
+        for system in ("baseline", "candidates", "rules", "t5", "theme_inference", "inference"):
             if system in res:
                 r = res[system]
                 acc = "–" if r["theme_accuracy"] is None else f"{r['theme_accuracy']:.3f}"

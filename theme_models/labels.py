@@ -7,8 +7,10 @@ No human labels exist for the Naver articles, so training and the held-out dev s
    group names only with evidence, brokerages only as subjects).
 2. **Scope** of a stock: the whole article when the title names it (the article is about it),
    otherwise the title (the article's topic) and the sentences that name it.
-3. **Theme evidence**: a member theme of the stock is evidenced when one of its keywords (the theme
-   list's ``keywords`` column and the theme name) occurs in the scope. A stock with no evidenced member
+3. **Theme evidence** (``shared.candidates.theme_evidence``): a member theme of the stock is evidenced
+   when one of its keywords (the theme list's ``keywords`` column and the theme name) occurs in the
+   scope, outside listed names. A stock named at least twice (``MIN_SUBJECT_MENTIONS``) is a subject
+   of the article: evidence anywhere in the article counts for it. A stock with no evidenced member
    theme is a passing mention and gets no label.
 4. **The label** of a stock is its best-evidenced theme: the largest sum of keyword idf × count in the
    scope, ties broken by the same sum over the whole article, then by the theme list's order. Every
@@ -21,8 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.candidates import Mention, article_text, split_sentences, stock_finder
+from shared.candidates import Mention, article_text, split_sentences, stock_finder, theme_evidence
 from shared.tfidf import TfidfMatcher
+
+
+MIN_SUBJECT_MENTIONS = 2
 
 
 @dataclass
@@ -41,15 +46,7 @@ class Labeller:
         self.themes = matcher.themes
 
     def evidence(self, text: str, stock: str) -> dict[str, float]:
-        """Member themes of ``stock`` with keyword evidence in ``text``: theme -> sum of idf × count.
-        Listed names are blanked out first: ``증권`` in ``NH투자증권`` is no evidence for a theme."""
-        terms = self.matcher._terms.count(self.finder.mask_names(text))
-        scores = {}
-        for theme in self.themes.themes_of[stock]:
-            score = sum(k * self.matcher.idf[t] for t, k in terms.items() if t in self.themes.keywords[theme])
-            if score > 0:
-                scores[theme] = score
-        return scores
+        return theme_evidence(text, stock, self.matcher)
 
     def label(self, title: str, body: str) -> ArticleLabels:
         text = article_text(title, body)
@@ -61,6 +58,8 @@ class Labeller:
             scope = text if _in_title(mention, title) else "\n".join(
                 [title] + [s for s in sentences[1:] if any(n in s for n in mention.names)])
             scores = self.evidence(scope, stock)
+            if not scores and mention.count >= MIN_SUBJECT_MENTIONS:  # named again and again: a subject
+                scores = self.evidence(text, stock)
             if not scores:
                 passing.append(stock)
                 continue

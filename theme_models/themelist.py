@@ -22,7 +22,13 @@ GENERIC = {
     "기업", "사업", "정책", "업체", "등", "발표", "지수", "신규상장", "개선", "양적", "질적", "제조", "기술",
     "치료제", "진단", "방지", "주", "대표", "국산화", "충전소", "충전기", "화재", "물리", "정보", "생체인식",
     "온라인", "활용", "저장", "산업용", "하반기", "스마트폰", "제고계획", "등",
+    # common in any news text, so no evidence for one theme (the Naver corpus's most frequent keywords)
+    "국내", "종합", "저가", "안전", "유리", "마이크로", "코리아", "Korea", "전쟁", "유기", "일자리", "취업",
+    "피팅", "상장", "중국기업", "국내 상장", "신규", "테마", "관련주",
 }
+# Latin keywords of one or two characters match inside other words and names (``AR``, ``SI``, ``NI``);
+# only these are kept.
+SHORT_LATIN_KEPT = {"AI", "IT", "5G", "VR", "XR", "3D"}
 # Short forms and former names that Korean financial news uses for listed companies. Only forms that
 # name that one company: a group name (``삼성``, ``현대``) or a subsidiary's name (``한국투자증권`` is not
 # 한국금융지주) is never an alias.
@@ -104,7 +110,8 @@ def theme_keywords(theme: str) -> tuple[str, ...]:
             if " " in part and len(first) >= 2:
                 words.append(first)
     keep = [w for w in words
-            if len(w) >= 2 and w not in GENERIC and w != theme and not re.match(r"^\d+년?$", w)]
+            if len(w) >= 2 and w not in GENERIC and w != theme and not re.match(r"^\d+년?$", w)
+            and not (re.fullmatch(r"[A-Za-z0-9]{1,2}", w) and w not in SHORT_LATIN_KEPT)]
     return tuple(dict.fromkeys(keep))
 
 

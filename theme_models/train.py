@@ -33,6 +33,7 @@ from shared.pairs import NONE, PAIR_SEP
 from shared.t5 import META_FILE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
+from theme_models.card import write_card
 from theme_models.data import TASKS, Example, build_examples, naver_articles, read_csv
 from theme_models.tokenizer import train_tokenizer
 
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
 
     result = train(model, tokenizer, encoded, train_args)
     meta = {
-        "name": out.name,
+        "name": (train_args.export_dir or out).name,
         "tasks": {t: data_args.task_spec(t) for t in data_args.task_list},
         "parameters": n_params,
         "args": {"model": asdict(model_args), "data": asdict(data_args), "train": asdict(train_args)},
@@ -374,14 +375,14 @@ def main(argv: list[str] | None = None) -> None:
 
         meta["metrics"] = evaluate_model(out, data_args.data_dir, data_args.themes, limit=train_args.eval_limit)
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    write_card(out, str(train_args.export_dir or out))
     if train_args.export_dir:
         export(out, train_args.export_dir)
     logger.info("saved %s", train_args.export_dir or out)
 
 
 def export(run_dir: Path, export_dir: Path) -> None:
-    """Copy the model files of a run (not its checkpoint) to ``export_dir``, replacing what was there
-    except a model card (README.md)."""
+    """Copy the model files of a run (model card included, checkpoint not) to ``export_dir``."""
     export_dir.mkdir(parents=True, exist_ok=True)
     for path in run_dir.iterdir():
         if path.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from shared.candidates import (article_text, classify_outputs, classify_source, generate_outputs,
-                               split_sentences, stock_finder)
+                               split_sentences, stock_finder, theme_evidence)
 from shared.pairs import NONE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeEntry, ThemeList
@@ -57,10 +57,20 @@ def test_split_sentences_keeps_glued_sentences_apart():
     assert split_sentences(text) == ["툴젠이 계약했다.", "순시그룹은 권리를 얻었다.", "주가는 2.3% 올랐다!", "다음 문장"]
 
 
-def test_outputs_are_member_pairs_and_none(matcher):
-    text = article_text("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 날씨가 맑다.")
+def test_outputs_are_evidenced_member_pairs_and_none(matcher):
+    text = article_text("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 삼성전자도 같은 날 발표했다.")
+    # 삼성전자 is named, but nothing in the article evidences its theme (반도체): not offered.
     assert classify_outputs(text, matcher) == ["유전자 치료제/분석 = 툴젠", NONE]
     assert generate_outputs("날씨가 맑다.", matcher) == [NONE]
+    sentence = "삼성전자도 같은 날 발표했다."
+    assert generate_outputs(sentence, matcher, "툴젠, 기술이전", text) == [NONE]
+    assert generate_outputs(sentence, matcher, "반도체 호황", "반도체 호황\n" + sentence) == [
+        "반도체 대표주(생산) = 삼성전자", NONE]
+
+
+def test_theme_evidence_ignores_names(matcher):
+    assert theme_evidence("대신증권이 새 지점을 열었다.", "대신증권", matcher) == {}  # 증권 inside the name
+    assert set(theme_evidence("증권 업계가 호황이다.", "대신증권", matcher)) == {"증권"}
 
 
 def test_classify_source_keeps_title_and_candidate_sentences(matcher):
