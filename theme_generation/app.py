@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
+from shared.backends import GENERATOR_DEFAULTS, load_generator, serving_threads
+from shared.batching import install_disconnect_check
 from shared.config import load_config
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
@@ -25,13 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "HOST": "127.0.0.1",
     "PORT": 8002,
-    "THREADS": 8,
+    "THREADS": 0,  # 0: auto, see shared.backends.serving_threads
     "T5_MODEL_DIR": str(ROOT / "models" / "theme-t5"),
     "GEN_MODEL_DIR": "",  # empty: T5_MODEL_DIR (one multi-task model)
     "REL_MODEL_DIR": "",  # empty: T5_MODEL_DIR
     "DEVICE": "auto",
     "NUM_BEAMS": 4,
-    "BATCH_SIZE": 16,  # sentences per model call
+    "BATCH_SIZE": 16,  # sentences per model call (per queued request when BATCHING is on)
     "MAX_SENTENCES": 64,  # title included; later sentences of a longer article are left out
     "MAX_TEXT_CHARS": 200_000,  # title + body; 413 beyond
     "MAX_UPLOAD_BYTES": 256 * 1024 * 1024,  # /clustering CSV
@@ -39,13 +41,15 @@ DEFAULTS = {
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
     "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
+    **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
 }
 
 
 def load_models(config: dict) -> tuple[T5Generator, T5Generator]:
-    """The generator and the relevance model; one directory named twice is loaded once."""
+    """The generator and the relevance model (on ``BACKEND``, batched unless ``BATCHING`` is off); one
+    directory named twice is loaded once, so both tasks share one model and one batch queue."""
     paths = [Path(config[key] or config["T5_MODEL_DIR"]).resolve() for key in ("GEN_MODEL_DIR", "REL_MODEL_DIR")]
-    loaded = {path: T5Generator.load(path, config["DEVICE"]) for path in dict.fromkeys(paths)}
+    loaded = {path: load_generator(path, config) for path in dict.fromkeys(paths)}
     return loaded[paths[0]], loaded[paths[1]]
 
 
@@ -63,6 +67,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         max_sentences=config["MAX_SENTENCES"], cluster_threshold=config["CLUSTER_THRESHOLD"],
     )
     install_request_logging(app)
+    install_disconnect_check(app)
     api = make_api(app, "theme_generation", "Sentence-level theme-stock pairs, relevance and theme clustering")
     api.add_namespace(ns)
     return app
@@ -71,7 +76,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_GENERATION")
-    serve(_build, host=config["HOST"], port=config["PORT"], threads=config["THREADS"], log_format=LogFormat.DASH)
+    serve(_build, host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.DASH)
 
 
 def _build() -> Flask:

@@ -38,8 +38,9 @@ def test_one_model_directory_named_twice_is_loaded_once(monkeypatch, tmp_path):
         return object()
 
     monkeypatch.setattr(T5Generator, "load", classmethod(fake_load))
-    generator, relevance = load_models({**DEFAULTS, "T5_MODEL_DIR": str(tmp_path)})
+    config = {**DEFAULTS, "T5_MODEL_DIR": str(tmp_path), "BATCHING": False}
+    generator, relevance = load_models(config)
     assert generator is relevance and loaded == [tmp_path.resolve()]
-    generator, relevance = load_models({**DEFAULTS, "T5_MODEL_DIR": str(tmp_path),
-                                        "GEN_MODEL_DIR": str(tmp_path / "gen"), "REL_MODEL_DIR": str(tmp_path / "rel")})
+    generator, relevance = load_models({**config, "GEN_MODEL_DIR": str(tmp_path / "gen"),
+                                        "REL_MODEL_DIR": str(tmp_path / "rel")})
     assert generator is not relevance and loaded[1:] == [(tmp_path / "gen").resolve(), (tmp_path / "rel").resolve()]
