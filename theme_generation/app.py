@@ -42,6 +42,9 @@ DEFAULTS = {
     "SWAGGER": True,
     "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
+    # An article queues one input per sentence naming a stock (5-20 typically, up to MAX_SENTENCES), so
+    # the shared 48 would refuse a fourth concurrent article; 192 is about 12 batches of waiting.
+    "MAX_QUEUE": 192,
 }
 
 
