@@ -26,6 +26,7 @@ DEFAULTS = {
     "API_KEY": "",  # empty: no key needed
     "API_KEY_FOR_READS": False,
     "SWAGGER": True,
+    "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
 }
 
 

@@ -56,19 +56,32 @@ def log_inputs(endpoint: str, **fields: str) -> None:
 _SUMMARISED = ("/swagger.json", "/swaggerui/", "/docs")  # large, and not a client's answer
 
 
-def _response_text(response: Response) -> str:
+def _response_text(response: Response, max_chars: int) -> str:
     if response.is_streamed or response.direct_passthrough or request.path.startswith(_SUMMARISED):
-        return f"<{response.mimetype}, streamed>"
+        return f"<{response.mimetype}, streamed>" if response.is_streamed else _summary(response)
+    data = response.get_data()
+    if max_chars and len(data) > max_chars:  # e.g. a 100,000-row clustering: 27 MB pretty-printed
+        head = data[:max_chars].decode("utf-8", errors="ignore")
+        return f"{head} ... <{len(data) - max_chars} more bytes of {response.mimetype} not logged>"
     if response.is_json:
         try:
-            return pretty(json.loads(response.get_data()))
+            return pretty(json.loads(data))
         except ValueError:
             pass
+    return _summary(response)
+
+
+def _summary(response: Response) -> str:
     return f"<{response.mimetype}, {response.calculate_content_length()} bytes>"
 
 
 def install_request_logging(app: Flask) -> None:
-    """Log arrival and outcome of every request the app answers, errors included."""
+    """Log arrival and outcome of every request the app answers, errors included.
+
+    A response body over ``LOG_RESPONSE_MAX_CHARS`` bytes (app config; 0 = no limit) is logged as
+    its first bytes, unformatted, and a note of how much was left out.
+    """
+    max_chars = int(app.config.get("LOG_RESPONSE_MAX_CHARS", 200_000))
 
     @app.before_request
     def _log_arrival() -> None:
@@ -77,5 +90,5 @@ def install_request_logging(app: Flask) -> None:
 
     @app.after_request
     def _log_outcome(response: Response) -> Response:
-        logger.debug("[OPENAPI][%s] %s", response.status, _response_text(response))
+        logger.debug("[OPENAPI][%s] %s", response.status, _response_text(response, max_chars))
         return response

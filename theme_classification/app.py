@@ -31,6 +31,7 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     "SWAGGER": True,
+    "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
 }

@@ -40,6 +40,7 @@ DEFAULTS = {
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
+    "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
     # An article queues one input per sentence naming a stock (5-20 typically, up to MAX_SENTENCES), so
