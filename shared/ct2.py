@@ -45,7 +45,7 @@ CONVERSION_FILE = "ct2_conversion.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
                    "generation_config.json", META_FILE)
 COMPUTE_TYPES = {"cpu": "int8", "cuda": "float16"}  # per device, when CT2_COMPUTE_TYPE is "default"
-SCORE_ALL = 16
+SCORE_ALL = 2  # tries with at most this many whole outputs are scored exhaustively (relevance, a lone output)
 
 
 def is_ct2_dir(path: Path) -> bool:
@@ -165,11 +165,13 @@ class CT2Generator(T5Generator):
         )
         for plan, result in zip(plans, results):
             hyps = [self.tokenizer.convert_tokens_to_ids(h) for h in result.hypotheses]
-            for ids, score in zip(hyps, result.scores):
-                if plan.trie is None or plan.trie.accepts(ids):
-                    plan.answer = Generation(self._text(ids), float(score))
-                    break
-            else:  # no hypothesis is allowed: score the outputs and the allowed beginnings
+            if plan.trie is None:
+                plan.answer = Generation(self._text(hyps[0]), float(result.scores[0]))
+                continue
+            accepted = next(((ids, s) for ids, s in zip(hyps, result.scores) if plan.trie.accepts(ids)), None)
+            if accepted:  # the best allowed hypothesis (they come best first)
+                plan.answer = Generation(self._text(accepted[0]), float(accepted[1]))
+            else:  # nothing allowed: score the single outputs and the allowed beginnings exactly
                 prefixes = [p for p in (plan.trie.complete_prefix(ids) for ids in hyps) if p]
                 plan.candidates = plan.trie.sequences + prefixes
 

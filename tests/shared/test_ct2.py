@@ -9,6 +9,7 @@ from shared.backends import GENERATOR_DEFAULTS, load_generator
 from shared.batching import BatchingGenerator
 from shared.candidates import (RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
                                generate_source, relevance_source, split_sentences)
+from shared.ct2 import SCORE_ALL
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -30,6 +31,12 @@ ARTICLES = [
     ("두산에너빌리티, 체코 원전 주기기 공급 계약",
      "두산에너빌리티가 체코 신규 원전 사업의 주기기 공급 계약을 따냈다. 원전 수출 기대감에 주가가 "
      "장중 8% 올랐다."),
+    ("현대차, 울산 전기차 전용 공장 가동",
+     "현대차가 울산에 전기차 전용 공장을 짓고 양산에 들어갔다. 셀트리온은 바이오시밀러 신제품의 유럽 "
+     "허가를 받았다고 밝혔다. 카카오는 AI 챗봇 서비스를 새로 내놨다."),
+    ("HD현대중공업, LNG 운반선 4척 수주",
+     "HD현대중공업이 유럽 선사로부터 LNG 운반선 4척을 수주했다. 조선업계는 올해 LNG선 발주가 이어질 "
+     "것으로 본다."),
 ]
 
 
@@ -73,21 +80,31 @@ def cases(model, matcher):
     return out
 
 
-def test_the_test_sentences_name_listed_stocks(matcher):
-    for title, body in ARTICLES:
-        assert len(classify_outputs(article_text(title, body), matcher)) > 1, title
+def test_the_test_sentences_give_every_task_candidates(hf, matcher):
+    tasks = [task for task, _, trie in cases(hf, matcher) if len(trie.sequences) > 1]
+    assert tasks.count("classify") >= 4 and tasks.count("generate") >= 6, tasks
 
 
 def test_top_answers_agree_with_transformers(hf, ct2_int8, ct2_fp32, matcher):
-    """int8 (the CPU default) and float32 choose what transformers' constrained beam search chooses;
-    float32 scores are within 1e-3 of transformers'."""
-    for task, source, trie in cases(hf, matcher):
+    """int8 (the CPU default) and float32 choose what transformers' constrained beam search chooses, but
+    for the rare input where the two searches part (CTranslate2 searches without the trie, then keeps the
+    best allowed hypothesis: see shared/ct2.py); float32 scores are within 1e-3 of transformers'."""
+    todo = cases(hf, matcher)
+    parted = []
+    for task, source, trie in todo:
         [ref] = hf.generate(task, [source], [trie], 4)
         [fast] = ct2_int8.generate(task, [source], [trie], 4)
         [exact] = ct2_fp32.generate(task, [source], [trie], 4)
-        assert fast.text == ref.text == exact.text, (task, source)
-        assert exact.score == pytest.approx(ref.score, abs=1e-3), (task, source)
-        assert fast.score == pytest.approx(ref.score, abs=0.05), (task, source)
+        for ours in (fast, exact):
+            assert trie.accepts(hf.tokenizer(ours.text, add_special_tokens=False).input_ids), ours.text
+        if exact.text == ref.text:
+            assert exact.score == pytest.approx(ref.score, abs=1e-3), (task, source)
+        if fast.text == ref.text:
+            assert fast.score == pytest.approx(ref.score, abs=0.05), (task, source)
+        if not fast.text == exact.text == ref.text:
+            parted.append((task, source, ref.text, fast.text, exact.text))
+    print(f"{len(todo) - len(parted)} of {len(todo)} agree; parted: {parted}")
+    assert len(parted) <= len(todo) // 10, parted
 
 
 def test_a_forced_output_scores_as_in_transformers(hf, ct2_fp32, matcher):
@@ -118,7 +135,7 @@ def test_when_no_hypothesis_is_allowed_the_outputs_are_scored(hf, ct2_fp32, matc
     try:
         [ours] = ct2_fp32.generate("classify", [classify_source(title, body)], [trie], 4)
     finally:
-        ct2_fp32.score_all = 16
+        ct2_fp32.score_all = SCORE_ALL
     assert all(part.strip() in outputs for part in ours.text.split(";")), ours.text
     assert ours.score <= 0
 
