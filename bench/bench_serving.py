@@ -124,7 +124,7 @@ class Server:
                 if requests.get(self.url + "/health", timeout=5).status_code == 200:
                     self.ready_s = time.perf_counter() - started
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or listening but still loading
                 pass
             time.sleep(0.05)
         self.stop()
@@ -296,7 +296,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=64, help="requests per level (at least 2 x concurrency)")
     parser.add_argument("--level-seconds", type=float, default=120, help="a level stops after this long")
     parser.add_argument("--articles", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=CORES, help="TORCH_THREADS / CT2_THREADS of the server")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TORCH_THREADS / CT2_THREADS of every server (default 0: each server's own default)")
     parser.add_argument("--tf-requests", type=int, default=200)
     parser.add_argument("--clustering", action="store_true", help="also run bench/bench_clustering.py")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")

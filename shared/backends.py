@@ -7,6 +7,7 @@ Each app merges ``GENERATOR_DEFAULTS`` into its ``DEFAULTS`` and loads every T5 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
@@ -28,9 +29,10 @@ class Backend(str, Enum):
 GENERATOR_DEFAULTS: dict[str, Any] = {
     "BACKEND": Backend.TRANSFORMERS.value,  # transformers | ctranslate2 (needs `make ct2`)
     "CT2_COMPUTE_TYPE": "default",  # default: int8 on CPU, float16 on CUDA
-    "CT2_THREADS": 0,  # CTranslate2 intra-op threads; 0: one per core
-    "TORCH_THREADS": 0,  # torch intra-op threads; 0: torch's default (one per core)
+    "CT2_THREADS": 0,  # CTranslate2 intra-op threads per batch worker; 0: cores / BATCH_WORKERS
+    "TORCH_THREADS": 0,  # torch intra-op threads; 0: cores / BATCH_WORKERS (torch's default without batching)
     "BATCHING": True,
+    "BATCH_WORKERS": 2,  # batches in flight at once
     "MAX_BATCH_SIZE": 16,
     "MAX_BATCH_TOKENS": 0,
     "MAX_WAIT_MS": 10.0,
@@ -50,8 +52,18 @@ def serving_threads(config: Mapping[str, Any]) -> int:
     return min(128, int(config["MAX_BATCH_SIZE"]) + int(config["MAX_QUEUE"]) + 16)
 
 
+def intra_threads(config: Mapping[str, Any], key: str) -> int:
+    """Threads per model call: the setting, or the cores shared among the batch workers (0 without
+    batching: the engine's own default)."""
+    if int(config[key]) > 0:
+        return int(config[key])
+    if not config["BATCHING"]:
+        return 0
+    return max(1, (os.cpu_count() or 1) // max(1, int(config["BATCH_WORKERS"])))
+
+
 def _torch_threads(config: Mapping[str, Any]) -> Callable[[], None]:
-    threads = int(config["TORCH_THREADS"])
+    threads = intra_threads(config, "TORCH_THREADS")
 
     def setup() -> None:  # per thread as well as per process: torch's OpenMP settings are per thread
         if threads > 0:
@@ -68,8 +80,9 @@ def _load_transformers(path: Path, config: Mapping[str, Any]) -> T5Generator:
 def _load_ctranslate2(path: Path, config: Mapping[str, Any]) -> T5Generator:
     from shared.ct2 import CT2Generator, ct2_dir_for  # ctranslate2 is optional
 
-    return CT2Generator.load(ct2_dir_for(path), config["DEVICE"], int(config["CT2_THREADS"]),
-                             config["CT2_COMPUTE_TYPE"])
+    workers = int(config["BATCH_WORKERS"]) if config["BATCHING"] else 1
+    return CT2Generator.load(ct2_dir_for(path), config["DEVICE"], intra_threads(config, "CT2_THREADS"),
+                             config["CT2_COMPUTE_TYPE"], workers)
 
 
 LOADERS: dict[Backend, Callable[[Path, Mapping[str, Any]], T5Generator]] = {
@@ -93,6 +106,7 @@ def load_generator(path: str | Path, config: Mapping[str, Any]) -> T5Generator |
     if not config["BATCHING"]:
         return generator
     batching = BatchingConfig.from_config(config)
-    logger.info("batching %s: up to %d inputs per call, %g ms wait, queue %d, timeout %gs", path,
-                batching.max_batch_size, batching.max_wait_ms, batching.max_queue, batching.request_timeout_s)
+    logger.info("batching %s: up to %d inputs per call, %d workers, %g ms wait, queue %d, timeout %gs", path,
+                batching.max_batch_size, batching.workers, batching.max_wait_ms, batching.max_queue,
+                batching.request_timeout_s)
     return BatchingGenerator(generator, batching, worker_setup=_torch_threads(config))

@@ -2,7 +2,9 @@
 
 ``BatchingGenerator`` wraps a generator (``T5Generator`` or ``CT2Generator``) behind the same
 ``generate(task, sources, allowed, num_beams)`` signature, so services do not change. Callers put their
-inputs on one bounded queue and wait; one worker thread takes the oldest input, adds every queued input
+inputs on one bounded queue and wait; a worker thread (``workers`` of them, each running one batch at a
+time, so that on a CPU two half-size thread pools keep both cores busy while the other batch is being
+prepared or handed back) takes the oldest input, adds every queued input
 with the same ``(task, num_beams)`` up to ``max_batch_size`` inputs (and ``max_batch_tokens`` padded
 tokens), runs them as one batch and hands each caller its own results. One request's inputs (all the
 sentences of an article) are queued together and may be split across batches.
@@ -57,9 +59,10 @@ class BatchingConfig:
     max_wait_ms: float = 10.0  # longest an input waits for company after an idle spell
     max_queue: int = 64  # queued inputs (not counting the running batch) before new requests get 503
     request_timeout_s: float = 60.0  # a caller's whole wait, queue and compute
+    workers: int = 1  # batches in flight at once (each worker thread runs one)
 
     def __post_init__(self) -> None:
-        for name in ("max_batch_size", "max_queue"):
+        for name in ("max_batch_size", "max_queue", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
         for name in ("max_batch_tokens", "max_wait_ms"):
@@ -72,7 +75,7 @@ class BatchingConfig:
     def from_config(cls, config: Mapping[str, Any]) -> "BatchingConfig":
         """From a server's config keys (``MAX_BATCH_SIZE`` ...)."""
         return cls(int(config["MAX_BATCH_SIZE"]), int(config["MAX_BATCH_TOKENS"]), float(config["MAX_WAIT_MS"]),
-                   int(config["MAX_QUEUE"]), float(config["REQUEST_TIMEOUT_S"]))
+                   int(config["MAX_QUEUE"]), float(config["REQUEST_TIMEOUT_S"]), int(config["BATCH_WORKERS"]))
 
 
 class _Request:
@@ -145,8 +148,11 @@ class BatchingGenerator:
         self._closed = False
         self._last_callers, self._last_end, self._last_seconds = 1, 0.0, 0.0
         self._worker_setup = worker_setup
-        self._worker = threading.Thread(target=self._run, name=f"batcher-{getattr(inner, 'name', 't5')}", daemon=True)
-        self._worker.start()
+        name = getattr(inner, "name", "t5")
+        self._workers = [threading.Thread(target=self._run, name=f"batcher-{name}-{i}", daemon=True)
+                         for i in range(config.workers)]
+        for worker in self._workers:
+            worker.start()
 
     # -- the generator interface ------------------------------------------------------------------
 
@@ -203,7 +209,8 @@ class BatchingGenerator:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._worker.join(timeout)
+        for worker in self._workers:
+            worker.join(timeout)
 
     # -- queue --------------------------------------------------------------------------------------
 
@@ -271,7 +278,7 @@ class BatchingGenerator:
         if len(same) >= self.config.max_batch_size:
             return True
         budget = self.config.max_batch_tokens
-        return bool(budget) and len(same) * max(item.length for item in same) >= budget
+        return bool(budget and same) and len(same) * max(item.length for item in same) >= budget
 
     def _next_batch(self) -> list[_Item] | None:
         with self._cond:
@@ -289,7 +296,9 @@ class BatchingGenerator:
                 while (not self._closed and not self._full(first.key) and self._callers(first.key) < expected
                        and (left := deadline - time.monotonic()) > 0):
                     self._cond.wait(left)
-                return self._take(first.key)
+                batch = self._take(first.key)
+                if batch:  # another worker may have taken them meanwhile
+                    return batch
 
     # -- worker -------------------------------------------------------------------------------------
 

@@ -117,7 +117,8 @@ class CT2Generator(T5Generator):
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", threads: int = 0,
-             compute_type: str = "default") -> "CT2Generator":
+             compute_type: str = "default", replicas: int = 1) -> "CT2Generator":
+        """``threads`` per call (0: one per core); ``replicas`` calls may run at once (one per batch worker)."""
         import ctranslate2
 
         path = Path(path)
@@ -128,14 +129,15 @@ class CT2Generator(T5Generator):
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         compute = COMPUTE_TYPES[device] if compute_type in ("", "default") else compute_type
         started = time.perf_counter()
-        translator = ctranslate2.Translator(str(path), device=device, compute_type=compute, inter_threads=1,
-                                            intra_threads=threads or os.cpu_count() or 1)
+        threads = threads or os.cpu_count() or 1
+        translator = ctranslate2.Translator(str(path), device=device, compute_type=compute, inter_threads=replicas,
+                                            intra_threads=threads)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         meta_file = path / META_FILE
         meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
         _warn_if_stale(path)
-        logger.info("loaded CTranslate2 T5 %s on %s (%s, %d threads) in %.1fs", path, device, compute,
-                    threads or os.cpu_count() or 1, time.perf_counter() - started)
+        logger.info("loaded CTranslate2 T5 %s on %s (%s, %d x %d threads) in %.1fs", path, device, compute,
+                    replicas, threads, time.perf_counter() - started)
         return cls(translator, tokenizer, device, meta, path, compute)
 
     def generate(self, task: str, sources: list[str], allowed: list[OutputTrie | None] | None = None,

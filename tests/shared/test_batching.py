@@ -103,6 +103,22 @@ def test_only_equal_task_and_beams_share_a_batch(make):
     assert max(len(b[2]) for b in model.batches) > 1
 
 
+def test_two_workers_run_two_batches_at_once(make):
+    model = FakeModel()
+    model.release.clear()
+    batcher = make(model, workers=2, max_batch_size=1)
+    waiting = [threading.Thread(target=batcher.generate, args=("classify", [f"w{i}"], None, 4)) for i in range(2)]
+    for t in waiting:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(model.batches) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(model.batches) == 2  # both inside the model before either was let go
+    model.release.set()
+    for t in waiting:
+        t.join(5)
+
+
 def test_a_lone_request_does_not_wait_for_max_wait(make):
     batcher = make(max_wait_ms=2000)
     for _ in range(3):  # also after a previous batch of one
@@ -216,7 +232,7 @@ def test_the_token_budget_caps_a_batch(make):
 
 
 @pytest.mark.parametrize("settings", [{"max_batch_size": 0}, {"max_queue": 0}, {"max_wait_ms": -1},
-                                      {"request_timeout_s": 0}])
+                                      {"request_timeout_s": 0}, {"workers": 0}])
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValueError):
         BatchingConfig(**settings)
