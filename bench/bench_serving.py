@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -233,9 +235,29 @@ def run_config(name: str, args, articles: list[dict], workdir: Path) -> Run:
     return run
 
 
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\|(\d+)\|DEBUG\|\[OPENAPI\](.*)$")
+
+
+def server_times(log: str, endpoint: str) -> list[float]:
+    """Seconds from each request's arrival line to its outcome line, paired by thread id, from the
+    server's own log (millisecond timestamps)."""
+    arrived: dict[str, datetime] = {}
+    times = []
+    for line in log.splitlines():
+        match = _LOG_LINE.match(line)
+        if not match:
+            continue
+        at, thread, rest = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2], match[3]
+        if rest.strip() == endpoint:
+            arrived[thread] = at
+        elif rest.startswith("[200") and thread in arrived:
+            times.append((at - arrived.pop(thread)).total_seconds())
+    return times
+
+
 def tf_latency(args, articles: list[dict], workdir: Path) -> dict:
-    """/tf_inference, one client, with the full shipped theme list (client-side time on loopback,
-    an upper bound of the server's)."""
+    """/tf_inference, one client, with the full shipped theme list: server time from the server's log
+    (arrival to response line) and client time on loopback."""
     settings = {"T5_MODEL_DIR": args.model_dir, "DATA_DIR": workdir / "tf" / "data", "SWAGGER": "false",
                 "TORCH_THREADS": args.threads}
     (workdir / "tf").mkdir(parents=True, exist_ok=True)
@@ -243,11 +265,15 @@ def tf_latency(args, articles: list[dict], workdir: Path) -> dict:
     try:
         pairs = requests.get(server.url + "/health", timeout=30).json()["theme_list"]["pairs"]
         drive(server.url, articles, 1, 10, 30, "/tf_inference")
+        skip = len(server_times((workdir / "tf" / "server.log").read_text(encoding="utf-8"), "tf_inference"))
         lat, _, errors, _ = drive(server.url, articles, 1, args.tf_requests, 120, "/tf_inference")
     finally:
         server.stop()
+    times = server_times((workdir / "tf" / "server.log").read_text(encoding="utf-8"), "tf_inference")[skip:]
     return {"pairs": pairs, "requests": len(lat), "errors": errors,
-            "p50_ms": round(percentile(lat, 50) * 1000, 2), "p99_ms": round(percentile(lat, 99) * 1000, 2)}
+            "p50_ms": round(percentile(times, 50) * 1000, 2), "p99_ms": round(percentile(times, 99) * 1000, 2),
+            "client_p50_ms": round(percentile(lat, 50) * 1000, 2),
+            "client_p99_ms": round(percentile(lat, 99) * 1000, 2)}
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -279,9 +305,10 @@ def report(runs: dict[str, Run], tf: dict | None, args) -> str:
             lines.append(f"| {name} c=16 p99 / naive c=1 p50 | {ours.p99_ms / base1.p50_ms:.2f}x | < 3x: "
                          f"{'pass' if ours.p99_ms < 3 * base1.p50_ms else 'FAIL'} |")
     if tf:
-        lines += ["", f"/tf_inference with {tf['pairs']:,} pairs, one client, {tf['requests']} requests: "
+        lines += ["", f"/tf_inference with {tf['pairs']:,} pairs, one client, {tf['requests']} requests: server time "
                       f"p50 {tf['p50_ms']:.1f} ms, p99 {tf['p99_ms']:.1f} ms (bar p50 < 10 ms: "
-                      f"{'pass' if tf['p50_ms'] < 10 else 'FAIL'})"]
+                      f"{'pass' if tf['p50_ms'] < 10 else 'FAIL'}); at the client p50 {tf['client_p50_ms']:.1f} ms, "
+                      f"p99 {tf['client_p99_ms']:.1f} ms"]
     ready = [run.ready_s for run in runs.values()]
     if ready:
         lines.append(f"start-up to ready: at most {max(ready):.1f} s (bar < 30 s: {'pass' if max(ready) < 30 else 'FAIL'})")
