@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_restx import Api, fields
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from shared.auth import install_api_key
 from shared.errors import MISSING_FIELD, ApiError, InvalidInput, Overloaded
@@ -30,14 +30,49 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
     app.config.setdefault("ERROR_INCLUDE_MESSAGE", False)  # our error bodies carry their own wording
     app.config["RESTX_JSON"] = {"ensure_ascii": False}
+    app.debug = False  # FLASK_DEBUG=1 in a server's environment would let errors propagate past our handlers
+    app.wsgi_app = _guard_body_reads(app.wsgi_app)
     doc = "/docs" if app.config.get("SWAGGER", True) else False
     api = Api(app, version="1.0", title=title, description=description, doc=doc)
     register_error_handlers(api)
     # Errors outside the Api's resources (an unknown URL) reach Flask, not Flask-RESTX.
-    app.register_error_handler(HTTPException, lambda e: ({"message": e.description}, e.code))
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(ApiError, lambda e: (e.body, e.status))
     install_api_key(app, app.config.get("API_KEY", ""), app.config.get("API_KEY_FOR_READS", True))
     return api
+
+
+class _GuardedInput:
+    """``wsgi.input`` whose read errors (a broken chunked encoding, a client gone mid-body: gunicorn
+    raises its own parse errors) are the client's 400, not an unexpected 500."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def read(self, *args) -> bytes:
+        return self._guarded(self._stream.read, *args)
+
+    def readline(self, *args) -> bytes:
+        return self._guarded(self._stream.readline, *args)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    @staticmethod
+    def _guarded(method, *args) -> bytes:
+        try:
+            return method(*args)
+        except Exception as exc:
+            logger.warning("the request body could not be read: %s", type(exc).__name__)
+            raise ClientDisconnected("The request body could not be read: it was cut off, or its chunked "
+                                     "encoding is broken.") from None
+
+
+def _guard_body_reads(wsgi_app):
+    def app(environ, start_response):
+        environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+    return app
 
 
 def text_model(api: Api, names: Iterable[str] = ("title", "body")):
@@ -55,7 +90,10 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     ``MIN_TEXT_CHARS`` long and, when ``max_chars`` is set, at most that (413 beyond).
     """
     names = tuple(names)
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = request.get_json(force=True, silent=True)
+    except RecursionError:  # [[[[... nested deeper than the JSON parser's stack: not a request
+        payload = None
     if not isinstance(payload, dict):
         raise InvalidInput({"json": "The request body must be a JSON object with the fields "
                                     + ", ".join(names) + "."})
@@ -65,12 +103,46 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     wrong = {name: f"'{name}' must be a string." for name in names if not isinstance(payload[name], str)}
     if wrong:
         raise InvalidInput(wrong)
+    # JSON may spell an unpaired surrogate (\ud800); no tokenizer or UTF-8 writer can take one.
+    broken = {name: f"'{name}' is not valid Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)."
+              for name in names if not _is_unicode(payload[name])}
+    if broken:
+        raise InvalidInput(broken)
     length = sum(len(payload[name]) for name in names)
     if length < MIN_TEXT_CHARS:
         raise InvalidInput({"text": TOO_SHORT})
     if max_chars and length > max_chars:
         raise InvalidInput({"text": f"text is too long: {length} characters, at most {max_chars}."}, 413)
     return {name: payload[name] for name in names}
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def http_error(error: HTTPException) -> tuple[dict, int, dict[str, str]]:
+    """An HTTP error as ``{"message": ...}``, keeping the headers it needs (``Allow`` on a 405,
+    ``Content-Range`` on a 416); a 413 says what the limit is."""
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    message = error.description
+    if isinstance(error, RequestEntityTooLarge):
+        message = _too_large_message(error)
+    return {"message": message}, error.code or 500, headers
+
+
+def _too_large_message(error: RequestEntityTooLarge) -> str:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return error.description
+    if request.content_length is None or request.content_length > limit:
+        return f"The request body is larger than the limit of {limit} bytes (MAX_UPLOAD_BYTES)."
+    # Werkzeug's form limits: more than max_form_parts parts, or a plain field over max_form_memory_size.
+    return ("The multipart form has too many parts or too large a text field: send the file as the one "
+            "file part 'file' (curl -F file=@x.csv).")
 
 
 def register_error_handlers(api: Api) -> None:
@@ -84,6 +156,9 @@ def register_error_handlers(api: Api) -> None:
     @api.errorhandler(Exception)
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
-            return {"message": error.description}, error.code
+            return http_error(error)
         logger.exception("unhandled error on %s", request.path)
-        return {"message": "Internal server error."}, 500
+        body = {"message": "Internal server error."}
+        if hasattr(error, "data"):  # Flask-RESTX would answer an exception's own ``data`` instead
+            error.data = body
+        return body, 500
