@@ -7,12 +7,14 @@ load stops the worker, and gunicorn then exits non-zero with the cause in the lo
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 from collections.abc import Callable
 
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
@@ -28,9 +30,35 @@ class _DrainingArbiter(Arbiter):
         self.handle_term()
 
 
-def _worker_ignores_sigint(worker) -> None:
+_HTTP_ERRORS = {  # what gunicorn itself refuses, before the app sees the request
+    400: "The request is not valid HTTP (request line, header or chunked body).",
+    414: "The URL is too long: at most {limit_request_line} bytes.",
+    417: "Unsupported Expect header.",
+    431: "The request headers are too large: at most {limit_request_fields} fields of "
+         "{limit_request_field_size} bytes.",
+    501: "Unsupported Transfer-Encoding.",
+}
+
+
+def _json_error_writer(cfg) -> Callable:
+    """gunicorn's own error pages (HTML quoting its parser) as the suite's ``{"message": ...}``."""
+    limits = {k: getattr(cfg, k) for k in ("limit_request_line", "limit_request_fields", "limit_request_field_size")}
+
+    def write_error(sock, status_int: int, reason: str, mesg: str) -> None:
+        message = _HTTP_ERRORS.get(status_int, "Internal server error." if status_int >= 500 else reason)
+        body = json.dumps({"message": message.format(**limits)}).encode()
+        head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n")
+        gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+    return write_error
+
+
+def _post_worker_init(worker) -> None:
     # A Ctrl-C reaches the whole process group; the worker then waits for the master's SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The worker reports malformed requests with util.write_error; this process is ours alone.
+    gunicorn_util.write_error = _json_error_writer(worker.cfg)
 
 
 class _Gunicorn(BaseApplication):
@@ -66,7 +94,7 @@ def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
         "accesslog": None,  # every request is logged in the documented format by shared.logs
         "errorlog": "-",
         "loglevel": "info",
-        "post_worker_init": _worker_ignores_sigint,
+        "post_worker_init": _post_worker_init,
         "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }
     logger.info("starting on http://%s:%d with %d threads", host, port, threads)
