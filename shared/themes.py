@@ -131,6 +131,14 @@ def _decode(data: bytes) -> str:
     raise BadUpload("The file is neither UTF-8 nor CP949/EUC-KR text; save it as CSV (UTF-8).")
 
 
+def csv_problem(error: csv.Error) -> str:
+    """What a ``csv.Error`` means, in words for the person who made the file (the lenient reader
+    raises little else than the cell size limit; NUL bytes are refused before parsing)."""
+    if "field larger than field limit" in str(error):
+        return f"a cell is longer than {csv.field_size_limit()} characters"
+    return f"not valid CSV ({error})"
+
+
 def _header_map(header: list[str]) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
     found: dict[str, int] = {}
@@ -160,7 +168,7 @@ def _parse_rows(text: str) -> list[ThemeEntry]:
                 raise BadUpload(f"Too many rows: at most {MAX_ROWS} theme-stock pairs per list.")
             entries.append(_entry(reader.line_num, row, columns, len(header)))
     except csv.Error as exc:
-        raise BadUpload(f"Row {reader.line_num}: not valid CSV ({exc}).") from None
+        raise BadUpload(f"Row {reader.line_num}: {csv_problem(exc)}.") from None
     if not entries:
         raise BadUpload("The file has a header but no theme-stock rows.")
     return entries

@@ -45,12 +45,16 @@ from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from shared.pairs import NONE
+from shared.themes import csv_problem
 
 DEFAULT_THRESHOLD = 0.7
 OBJID_COLUMNS = ("objid", "obj_id", "id")
 RESULT_COLUMNS = ("result", "results")
 MAX_CELL_CHARS = 16 * 1024 * 1024
 MAX_REPORTED = 100  # skipped rows listed by number; all of them are counted
+# Cells a spreadsheet would run as formulas (=cmd|' /C calc'!A0): refused as in theme lists, since
+# clustering answers are often pasted into one. '-' is left alone (negative scores, '-' placeholders).
+FORMULA = ("=", "+", "@")
 
 
 class UploadError(ValueError):
@@ -132,6 +136,9 @@ def _column(header: list[str], accepted: tuple[str, ...], what: str) -> int:
     names = [h.strip().lower() for h in header]
     for name in accepted:
         if name in names:
+            if names.count(name) > 1:  # which of the two holds the data is anyone's guess
+                raise UploadError(f"The header row names the column '{name}' {names.count(name)} times; "
+                                  "keep one.")
             return names.index(name)
     shown = ",".join(header)[:200] or "(empty)"
     raise UploadError(f"The CSV has no '{accepted[0]}' column ({what}). "
@@ -156,7 +163,7 @@ def read_upload(data: bytes) -> Upload:
                 _read_row(line, row, objid_at, result_at, upload)
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise UploadError(f"Line {reader.line_num}: not valid CSV ({exc}).") from None
+        raise UploadError(f"Line {reader.line_num}: {csv_problem(exc)}.") from None
     if not upload.rows:
         raise UploadError("The CSV has a header but no rows.")
     if not upload.articles:
@@ -170,6 +177,9 @@ def _read_row(line: int, row: list[str], objid_at: int, result_at: int, upload: 
     cell = row[result_at].strip() if result_at < len(row) else ""
     if not objid:
         upload.skipped.append(Skipped(line, "objid is empty"))
+        return
+    if objid.startswith(FORMULA):
+        upload.skipped.append(Skipped(line, f"objid starts with '{objid[0]}' (a spreadsheet formula?)"))
         return
     if not cell:
         upload.skipped.append(Skipped(line, "result is empty (an article without themes is [])"))
@@ -186,6 +196,8 @@ def parse_cell(cell: str) -> object:
         return json.loads(cell)
     except ValueError:
         pass
+    except RecursionError:  # [[[[... deeper than the parser's stack
+        raise ValueError("result is nested too deeply to be a list of {theme, stock} objects") from None
     if cell[0] in "[{":
         try:
             return ast.literal_eval(cell)
@@ -212,6 +224,8 @@ def pairs_of(value: object, depth: int = 0) -> list[tuple[str, str]]:
             theme, stock = item["theme"], item["stock"]
             if not (isinstance(theme, str) and isinstance(stock, str)) or not theme.strip() or not stock.strip():
                 raise ValueError("an entry's theme and stock must be non-empty strings")
+            if theme.strip().startswith(FORMULA) or stock.strip().startswith(FORMULA):
+                raise ValueError("an entry's theme or stock starts with '=', '+' or '@' (a spreadsheet formula?)")
             if NONE not in (theme.strip(), stock.strip()):
                 pairs.append((theme.strip(), stock.strip()))
         elif isinstance(item, dict) and isinstance(item.get("result"), list) and depth == 0:

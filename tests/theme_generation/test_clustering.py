@@ -172,6 +172,18 @@ def test_unreadable_rows_are_counted_with_their_line():
     assert upload.rows == 6
 
 
+def test_hostile_cells_are_skipped_with_a_reason():
+    formula = [{"theme": "=cmd|' /C calc'!A0", "stock": "삼성전자"}]
+    data = make_csv([("id1", INFERENCE), ("id2", formula), ("=HYPERLINK(1)", INFERENCE)])
+    data += b'id4,"' + b"[" * 100_000 + b'"\n'
+    upload = read_upload(data)
+    assert [a.objid for a in upload.articles] == ["id1"]
+    assert [(s.line, s.reason) for s in upload.skipped] == [
+        (3, "an entry's theme or stock starts with '=', '+' or '@' (a spreadsheet formula?)"),
+        (4, "objid starts with '=' (a spreadsheet formula?)"),
+        (5, "result is nested too deeply to be a list of {theme, stock} objects")]
+
+
 def test_line_numbers_count_multiline_cells():
     data = 'objid,result\nid1,"[\n]"\nid2,broken\n'.encode()
     assert read_upload(data).skipped[0].line == 4
@@ -184,6 +196,7 @@ def test_line_numbers_count_multiline_cells():
     (b"objid,result\n", "no rows"),
     (b"objid,result\nid1,broken\nid2,{}\n", "No row could be read (2 rows): line 2: result is not JSON"),
     (b"\xff\xfeo\x00b\x00", "binary"),
+    (b"objid,result,objid\nid1,[],id2\n", "names the column 'objid' 2 times"),
     (b"objid,result\nid1,\xff\xff\xff\n", "neither UTF-8 nor CP949"),
 ])
 def test_unusable_files(data, message):
