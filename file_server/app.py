@@ -60,6 +60,6 @@ def main() -> None:
 def _build() -> Flask:
     try:
         return create_app()
-    except Exception:
-        logger.exception("file_server could not start")
+    except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
+        logger.exception("file_server could not start: %s", exc)
         sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning

@@ -135,8 +135,12 @@ class T5Generator:
         torch_device, dtype = resolve_device(device)
         hf_logging.disable_progress_bar()  # progress bars would garble the documented log lines
         started = time.perf_counter()
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+        except Exception as exc:  # a corrupt or truncated file: say which model, whatever the library says
+            raise RuntimeError(f"the T5 model at {path} could not be loaded (a file corrupt or incomplete?): "
+                               f"{type(exc).__name__}: {exc}") from exc
         model.to(torch_device).eval()
         meta_file = path / META_FILE
         meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
