@@ -2,12 +2,12 @@
 
 ``BatchingGenerator`` wraps a generator (``T5Generator`` or ``CT2Generator``) behind the same
 ``generate(task, sources, allowed, num_beams)`` signature, so services do not change. Callers put their
-inputs on one bounded queue and wait; a worker thread (``workers`` of them, each running one batch at a
-time, so that on a CPU two half-size thread pools keep both cores busy while the other batch is being
-prepared or handed back) takes the oldest input, adds every queued input
+inputs on one bounded queue and wait. A worker thread takes the oldest input, adds every queued input
 with the same ``(task, num_beams)`` up to ``max_batch_size`` inputs (and ``max_batch_tokens`` padded
-tokens), runs them as one batch and hands each caller its own results. One request's inputs (all the
-sentences of an article) are queued together and may be split across batches.
+tokens), runs them as one batch and hands each caller its own results. ``workers`` threads do this at
+once, so that on a CPU the cores stay busy while requests are prepared and answered between batches.
+One request's inputs (all the sentences of an article) are queued together and may be split across
+batches.
 
 When to run a batch:
 
