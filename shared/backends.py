@@ -42,14 +42,15 @@ GENERATOR_DEFAULTS: dict[str, Any] = {
 
 
 def serving_threads(config: Mapping[str, Any]) -> int:
-    """gunicorn threads (concurrent requests): ``THREADS``, or when it is 0, enough for a full batch and a
-    full queue plus headroom (so a full queue answers 503 instead of requests waiting for a thread), or 8
+    """gunicorn threads (concurrent requests): ``THREADS``, or when it is 0, enough for every worker's full
+    batch and a full queue plus headroom (so a full queue answers 503 instead of requests waiting for a thread), or 8
     without batching (each request then runs the model itself)."""
     if int(config["THREADS"]) > 0:
         return int(config["THREADS"])
     if not config["BATCHING"]:
         return 8
-    return min(128, int(config["MAX_BATCH_SIZE"]) + int(config["MAX_QUEUE"]) + 16)
+    running = int(config["BATCH_WORKERS"]) * int(config["MAX_BATCH_SIZE"])
+    return min(128, running + int(config["MAX_QUEUE"]) + 16)
 
 
 def intra_threads(config: Mapping[str, Any], key: str) -> int:
