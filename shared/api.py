@@ -32,8 +32,11 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     app.config["RESTX_JSON"] = {"ensure_ascii": False}
     app.debug = False  # FLASK_DEBUG=1 in a server's environment would let errors propagate past our handlers
     app.wsgi_app = _guard_body_reads(app.wsgi_app)
-    doc = "/docs" if app.config.get("SWAGGER", True) else False
-    api = Api(app, version="1.0", title=title, description=description, doc=doc)
+    swagger = app.config.get("SWAGGER", True)
+    api = Api(version="1.0", title=title, description=description, doc="/docs" if swagger else False)
+    # Off means no UI and no spec: doc=False alone still serves /swagger.json, and Api(app, ...) does not
+    # pass add_specs on to init_app.
+    api.init_app(app, add_specs=swagger)
     register_error_handlers(api)
     # Errors outside the Api's resources (an unknown URL) reach Flask, not Flask-RESTX.
     app.register_error_handler(HTTPException, http_error)
