@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import weakref
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from shared.pairs import NONE, format_pair
 from shared.tfidf import TfidfMatcher
@@ -223,51 +224,133 @@ def article_text(title: str, body: str) -> str:
     return f"{title}\n{body}".strip()
 
 
+# -- what the model is told about each candidate ----------------------------------------------------
+
+MIN_SUBJECT_MENTIONS = 2  # a stock named this often is a subject of the article
+IN_SCOPE, NOT_IN_SCOPE = "있음", "-"
+
+
+@dataclass
+class Candidate:
+    """A stock the article names, with the evidence the model decides on."""
+
+    stock: str
+    mention: Mention
+    in_title: bool
+    themes: list[str]  # member themes the article evidences, best first (see ``article_candidates``)
+    in_scope: set[str]  # those evidenced in the stock's own scope
+
+    @property
+    def tied(self) -> bool:
+        """The rule the training labels follow: evidence in its own scope, or named again and again."""
+        return bool(self.in_scope) or self.mention.count >= MIN_SUBJECT_MENTIONS
+
+    def hint(self) -> str:
+        """``툴젠 제목 3회 유전자 치료제/분석 있음 , 면역항암제 -``."""
+        where = ("제목 " if self.in_title else "") + f"{self.mention.count}회"
+        marks = " , ".join(f"{t} {IN_SCOPE if t in self.in_scope else NOT_IN_SCOPE}" for t in self.themes)
+        return f"{self.stock} {where} {marks}"
+
+
+@lru_cache(maxsize=64)
+def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...]:
+    """The stocks ``text`` (``article_text(title, body)``) offers, in order of first mention.
+
+    A stock's *scope* is the whole article when the title names it, else the title and the sentences
+    that name it. Its themes are those the article evidences, ordered by evidence in the scope, then
+    in the whole article, then the theme list's order."""
+    title, _, body = text.partition("\n")
+    sentences = split_sentences(body)
+    out = []
+    for stock, mention in stock_finder(matcher).find(text, title=title).items():
+        whole = theme_evidence(text, stock, matcher)
+        if not whole:
+            continue
+        in_title = any(n in title for n in mention.names)
+        scope = text if in_title else "\n".join([title] + [x for x in sentences if any(n in x for n in mention.names)])
+        own = theme_evidence(scope, stock, matcher)
+        order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
+        themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
+        out.append(Candidate(stock, mention, in_title, themes, set(own)))
+    return tuple(out)
+
+
+def hints(candidates) -> str:
+    return " ; ".join(c.hint() for c in candidates) or NONE
+
+
+# -- the three tasks ---------------------------------------------------------------------------------
+
 def classify_source(title: str, body: str, matcher: TfidfMatcher | None = None) -> str:
-    """The classifier's input. With the matcher, only the title and the body's sentences that name a
-    candidate stock: the rest cannot tie a stock to a theme, and a short input keeps a small model
+    """The classifier's input. With the matcher (as the shipped model was trained): what the text
+    offers (``후보: `` and each candidate's hint), then the title and only the body's sentences that
+    name a candidate — the rest cannot tie a stock to a theme, and a short input keeps a small model
     fast on CPU. Without it, the whole article."""
     if matcher is None:
         return article_text(title, body)
-    found = stock_finder(matcher).find(article_text(title, body), title=title)
-    names = {n for m in found.values() for n in m.names}
-    kept = [s for s in split_sentences(body) if any(n in s for n in names)]
-    return article_text(title, " ".join(kept))
-
-
-def _pairs(stocks, evidence_text: str, matcher: TfidfMatcher) -> list[str]:
-    """``theme = stock`` for each stock and each of its themes evidenced in ``evidence_text``,
-    best-evidenced first."""
-    out = []
-    for stock in stocks:
-        scores = theme_evidence(evidence_text, stock, matcher)
-        out += [format_pair(theme, stock) for theme in sorted(scores, key=lambda t: -scores[t])]
-    return out
+    candidates = article_candidates(matcher, article_text(title, body))
+    names = {n for c in candidates for n in c.mention.names}
+    kept = [x for x in split_sentences(body) if any(n in x for n in names)]
+    return f"후보: {hints(candidates)}\n{article_text(title, ' '.join(kept))}"
 
 
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
-    """``theme = stock`` for every stock the article mentions and every member theme the article
-    evidences, and ``없음``.
-
-    ``text`` is ``article_text(title, body)``: its first line is taken as the title."""
-    title = text.split("\n", 1)[0]
-    return _pairs(stock_finder(matcher).find(text, title=title), text, matcher) + [NONE]
+    """``theme = stock`` for every stock the article offers and every member theme the article
+    evidences, and ``없음``. ``text`` is ``article_text(title, body)``: its first line is the title."""
+    pairs = [format_pair(t, c.stock) for c in article_candidates(matcher, text) for t in c.themes]
+    return pairs + [NONE]
 
 
-def generate_source(sentence: str, title: str = "") -> str:
-    """One sentence, with its article's title as context when known."""
-    return f"{sentence} 제목: {title}" if title else sentence
+def _sentence_candidates(sentence: str, matcher: TfidfMatcher, title: str, article: str) -> list[Candidate]:
+    article = article or f"{title}\n{sentence}".strip()
+    found = stock_finder(matcher).find(sentence, context=article, title=title if sentence == title else "")
+    return [c for c in article_candidates(matcher, article) if c.stock in found]
+
+
+def generate_source(sentence: str, title: str = "", matcher: TfidfMatcher | None = None, article: str = "") -> str:
+    """One sentence with its article's title; with the matcher (as the shipped model was trained),
+    first the hints of the candidates it names, judged on the whole ``article``
+    (``article_text(title, body)``)."""
+    text = f"{sentence} 제목: {title}" if title else sentence
+    if matcher is None:
+        return text
+    return f"후보: {hints(_sentence_candidates(sentence, matcher, title, article))}\n{text}"
 
 
 def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", article: str = "") -> list[str]:
-    """Pairs of the stocks the sentence mentions with their member themes evidenced in the article,
-    and ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the
-    model was trained: the article is where an ambiguous name's evidence and the themes' evidence are
-    looked for; without it, only the sentence (and title) is."""
-    context = article or f"{title}\n{sentence}".strip()
-    found = stock_finder(matcher).find(sentence, context=context, title=title if sentence == title else "")
-    return _pairs(found, context, matcher) + [NONE]
+    """Pairs of the stocks the sentence names with their member themes the article evidences, and
+    ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the model
+    was trained; without the article, the sentence and title stand for it."""
+    pairs = [format_pair(t, c.stock) for c in _sentence_candidates(sentence, matcher, title, article) for t in c.themes]
+    return pairs + [NONE]
+
+
+_WORD = re.compile(r"[가-힣A-Za-z0-9]{2,}")
+_COMMON_WORDS = frozenset({
+    "지난", "올해", "오늘", "이번", "대한", "위해", "관련", "기자", "통해", "따르면", "것으로", "있다", "했다", "밝혔다",
+    "지난해", "최근", "가장", "이날", "내년", "전년", "대비", "한국", "국내", "글로벌", "시장", "기업", "사업",
+})
+
+
+def shared_words(title: str, sentence: str, limit: int = 8) -> list[str]:
+    """Words of the title (without their particle) that the sentence also contains."""
+    out: list[str] = []
+    for word in _WORD.findall(title):
+        stem = _strip_ending(word)
+        if len(stem) >= 2 and stem not in _COMMON_WORDS and stem in sentence and stem not in out:
+            out.append(stem)
+    return out[:limit]
+
+
+def _strip_ending(word: str) -> str:
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            return word[: -len(ending)]
+    return word
 
 
 def relevance_source(title: str, sentence: str) -> str:
-    return f"제목: {title} 문장: {sentence}"
+    """Title and sentence, after the title words the sentence shares (``공통: ``), the plainest
+    evidence that they are about the same thing."""
+    common = " ".join(shared_words(title, sentence)) or NONE
+    return f"공통: {common} 제목: {title} 문장: {sentence}"

@@ -67,3 +67,17 @@ def render(meta: dict, export: str = "models/theme-t5") -> str:
 def write_card(model_dir: Path, export: str = "models/theme-t5") -> None:
     meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
     (model_dir / "README.md").write_text(render(meta, export), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m theme_models.card MODEL_DIR``: rewrite a model's card from its theme_model.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("model_dir", type=Path)
+    args = parser.parse_args(argv)
+    write_card(args.model_dir, str(args.model_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -129,10 +129,12 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
                 summary["classify_examples"] += 1
                 summary["classify_none"] += not labels.pairs
         if "generate" in tasks:
+            text = article_text(article.title, article.body)
             for sentence, pairs in zip(labels.sentences, labels.sentence_pairs):
                 kind = "positive" if pairs else (
-                    "negative" if len(generate_outputs(sentence, matcher, article.title, article.body)) > 1 else "empty")
-                generated.append((kind, Example("generate", generate_source(sentence, article.title), format_pairs(pairs))))
+                    "negative" if len(generate_outputs(sentence, matcher, article.title, text)) > 1 else "empty")
+                source = generate_source(sentence, article.title, matcher, text)
+                generated.append((kind, Example("generate", source, format_pairs(pairs))))
                 summary[f"generate_{kind}_sentences"] += 1
                 summary["generate_pairs"] += len(pairs)
     if generated:

@@ -202,9 +202,9 @@ def theme_inference(doc: Doc, t5: dict[str, str], matcher: TfidfMatcher) -> dict
 
 def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
     sentences = [doc.title] + split_sentences(doc.body)
-    body = classify_source(doc.title, doc.body)
-    tries = [gen.trie(generate_outputs(s, matcher, doc.title, body), chain=True) for s in sentences]
-    gens = gen.generate("generate", [generate_source(s, doc.title) for s in sentences], tries, beams)
+    text = article_text(doc.title, doc.body)
+    tries = [gen.trie(generate_outputs(s, matcher, doc.title, text), chain=True) for s in sentences]
+    gens = gen.generate("generate", [generate_source(s, doc.title, matcher, text) for s in sentences], tries, beams)
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]
     if not with_pairs:
         return {}

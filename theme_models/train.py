@@ -49,10 +49,10 @@ class ModelArguments:
     tokenizer_name: str | None = field(default=None, metadata={
         "help": "A local tokenizer directory to reuse when training from scratch (else one is trained)."})
     vocab_size: int = field(default=8000, metadata={"help": "Tokenizer vocabulary when training from scratch."})
-    d_model: int = 256
+    d_model: int = 192
     d_ff: int = 768
     d_kv: int = 32
-    num_heads: int = 8
+    num_heads: int = 6
     num_layers: int = 3
     num_decoder_layers: int = 2
     dropout_rate: float = 0.1
@@ -120,12 +120,12 @@ class TrainArguments:
         "help": "Where the run writes its checkpoint and final model."})
     export_dir: Path | None = field(default=None, metadata={
         "help": "Also copy the final model here, without the checkpoint (e.g. models/theme-t5)."})
-    max_steps: int = field(default=3000, metadata={"help": "Optimizer steps (the LR schedule spans them)."})
-    max_minutes: float = field(default=55.0, metadata={"help": "Stop (and save) after this many minutes of training."})
-    learning_rate: float = 1e-3
+    max_steps: int = field(default=2500, metadata={"help": "Optimizer steps (the LR schedule spans them)."})
+    max_minutes: float = field(default=180.0, metadata={"help": "Stop (and save) after this many minutes of training."})
+    learning_rate: float = 2e-3
     warmup_steps: int = 200
     weight_decay: float = 0.01
-    batch_tokens: int = field(default=4096, metadata={"help": "Padded source tokens per batch."})
+    batch_tokens: int = field(default=2048, metadata={"help": "Padded source tokens per batch."})
     max_batch_size: int = 64
     save_minutes: float = field(default=5.0, metadata={"help": "Checkpoint interval."})
     seed: int = 42
@@ -284,11 +284,13 @@ def train(model, tokenizer, encoded: list[dict], args: TrainArguments) -> dict:
     batches = make_batches(encoded, args, args.seed + state["epoch"])
     bar = tqdm(total=args.max_steps, initial=state["step"], desc="train", dynamic_ncols=True, mininterval=5)
     ema = state["loss"]
+    task_loss: dict[str, float] = {}
     while state["step"] < args.max_steps and time.perf_counter() - started < args.max_minutes * 60:
         if state["position"] >= len(batches):
             state["epoch"] += 1
             state["position"] = 0
             batches = make_batches(encoded, args, args.seed + state["epoch"])
+        task = encoded[batches[state["position"]][0]]["task"]
         batch = collate(encoded, batches[state["position"]], tokenizer.pad_token_id)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state["step"], args)
@@ -300,9 +302,11 @@ def train(model, tokenizer, encoded: list[dict], args: TrainArguments) -> dict:
         state["step"] += 1
         state["position"] += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        task_loss[task] = loss.item() if task not in task_loss else 0.95 * task_loss[task] + 0.05 * loss.item()
         state["loss"] = ema
         bar.update(1)
-        bar.set_postfix(loss=f"{ema:.3f}", epoch=state["epoch"], refresh=False)
+        bar.set_postfix(loss=f"{ema:.3f}", epoch=state["epoch"], refresh=False,
+                        **{t[:3]: f"{v:.3f}" for t, v in sorted(task_loss.items())})
         if time.perf_counter() - last_save > args.save_minutes * 60:
             state["seconds"] = time.perf_counter() - started
             save_checkpoint(ckpt, model, optimizer, state)

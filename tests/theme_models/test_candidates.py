@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.candidates import (article_text, classify_outputs, classify_source, generate_outputs,
+from shared.candidates import (article_text, classify_outputs, classify_source, generate_outputs, generate_source,
+                               relevance_source,
                                split_sentences, stock_finder, theme_evidence)
 from shared.pairs import NONE
 from shared.tfidf import TfidfMatcher
@@ -75,5 +76,19 @@ def test_theme_evidence_ignores_names(matcher):
 
 def test_classify_source_keeps_title_and_candidate_sentences(matcher):
     source = classify_source("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 날씨가 맑다.", matcher)
-    assert source == "툴젠, 기술이전\n툴젠이 유전자 치료제를 이전했다."
+    assert source == "후보: 툴젠 제목 2회 유전자 치료제/분석 있음\n툴젠, 기술이전\n툴젠이 유전자 치료제를 이전했다."
     assert classify_source("제목", "본문") == "제목\n본문"
+
+
+def test_generate_source_hints_the_sentence_candidates(matcher):
+    title, body = "반도체 호황", "삼성전자가 반도체 투자를 늘렸다. 툴젠도 같은 날 발표했다."
+    text = article_text(title, body)
+    # 툴젠 is named once, in a sentence without its theme, and no keyword of it is in the article.
+    assert generate_source("툴젠도 같은 날 발표했다.", title, matcher, text) == "후보: 없음\n툴젠도 같은 날 발표했다. 제목: 반도체 호황"
+    assert generate_source("삼성전자가 반도체 투자를 늘렸다.", title, matcher, text).startswith(
+        "후보: 삼성전자 1회 반도체 대표주(생산) 있음\n")
+
+
+def test_relevance_source_names_shared_title_words():
+    assert relevance_source("툴젠, 유전자 치료제 기술이전", "툴젠이 기술이전 계약을 맺었다.").startswith("공통: 툴젠 기술이전 제목:")
+    assert relevance_source("툴젠, 기술이전", "오늘은 맑다.").startswith("공통: 없음 제목:")
