@@ -8,7 +8,7 @@ MODEL  ?= models/theme-t5
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run stop status logs test models models-check themes bench clean
+.PHONY: install run stop status logs test models models-check themes ct2 bench clean
 
 install: $(VENV)/.installed $(PM2)
 
@@ -46,6 +46,17 @@ test: install models-check
 
 themes: $(VENV)/.installed
 	$(PY) -m theme_models.themelist --data-dir ../shared/data --out data/themes.csv
+
+# The optional CTranslate2 backend (BACKEND=ctranslate2) reads a converted copy of the model.
+CT2_MODEL ?= $(MODEL)-ct2
+ct2: $(CT2_MODEL)/model.bin
+
+$(CT2_MODEL)/model.bin: $(MODEL)/model.safetensors | $(VENV)/.installed
+	$(PY) -m shared.ct2 $(MODEL) $(CT2_MODEL)
+
+# Benchmarks are not tests: they load the machine for minutes and print ratio tables.
+bench: install models-check ct2
+	$(PY) bench/bench_serving.py --clustering
 
 clean:
 	rm -rf $(VENV) node_modules var
