@@ -4,7 +4,7 @@ Input: a CSV with one row per article, ``objid`` and ``result`` (what ``/inferen
 or ``/generation`` answered for it). Output: one entry per merged theme, largest first, with the stocks
 tied to it and the articles that tie them.
 
-How names merge (see docs/theme_generation.md, "Clustering"):
+How names merge (see the README, theme_generation, "/clustering"):
 
 1. **Normalisation** gives each name a key: NFKC, lower case, no spaces or punctuation, Sino-Korean
    ordinals written as digits (``이차`` → ``2차``), trade suffixes dropped (``주``, ``관련주``, ``테마`` ...).

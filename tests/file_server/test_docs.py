@@ -1,4 +1,4 @@
-"""The curl examples of docs/file_server.md, run as written (port aside) with their shown output.
+"""The curl examples of README.md (the file_server section), run as written (port aside) with their shown output.
 
 Each ```console block runs in order in one scratch folder against a fresh server; a block under
 ``<!-- example-server: KEY=value ... -->`` gets a server with those settings. ``$ `` lines are
@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-DOC = ROOT / "docs" / "file_server.md"
+DOC = ROOT / "README.md"
 DOC_URL = "http://127.0.0.1:8003"
 BLOCK = re.compile(r"(?:<!-- example-server: (?P<settings>[^>]*) -->\n)?```console\n(?P<body>.*?)```", re.S)
 MASKS = [
