@@ -31,4 +31,7 @@ def suite(run_server, t5_model_dir, tmp_path_factory):
     with ThreadPoolExecutor(len(SERVERS)) as pool:
         futures = {name: pool.submit(run_server, module, prefix, **settings[name])
                    for name, (module, prefix) in SERVERS.items()}
-        return {name: future.result() for name, future in futures.items()}
+        servers = {name: future.result() for name, future in futures.items()}
+    for name, server in servers.items():
+        server.settings = settings[name]
+    return servers
