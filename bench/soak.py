@@ -235,6 +235,7 @@ class Interval:
     p99_ms: float
     rss_mb: float
     p50_ms_by_path: dict[str, float] = field(default_factory=dict)
+    load1: float = float("nan")  # the machine's 1-minute load average at the interval's end (2 cores here)
 
 
 @dataclass
@@ -282,7 +283,7 @@ def drive(url: str, workload: Workload, concurrency: int, seconds: float, max_re
                 status, kind, r = type(e).__name__, "error", None
             ended = time.monotonic()
             with lock:
-                done.append((ended - start, ended - began, kind, status, call.path.split("/")[1]))
+                done.append((ended - start, ended - began, kind, status, f"{call.method} {call.path.split('/')[1]}"))
                 if kind == "error" and len(errors) < 20:
                     errors.append(f"{call.method} {call.path} -> {status} {r.text[:200] if r is not None else ''}")
             if kind == "shed":
@@ -290,8 +291,7 @@ def drive(url: str, workload: Workload, concurrency: int, seconds: float, max_re
 
     def sampler() -> None:
         while not stop.wait(sample_s):
-            if pid:
-                rss.append((time.monotonic() - start, rss_bytes(pid)))
+            rss.append((time.monotonic() - start, rss_bytes(pid) if pid else 0, os.getloadavg()[0]))
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(concurrency)]
     watcher = threading.Thread(target=sampler, daemon=True)
@@ -301,8 +301,7 @@ def drive(url: str, workload: Workload, concurrency: int, seconds: float, max_re
     stop.set()
     for t in threads:
         t.join(TIMEOUT + 10)
-    if pid:
-        rss.append((time.monotonic() - start, rss_bytes(pid)))
+    rss.append((time.monotonic() - start, rss_bytes(pid) if pid else 0, os.getloadavg()[0]))
     return done, rss, errors
 
 
@@ -319,13 +318,14 @@ def summarise(server: str, url: str, args, done: list[tuple], rss: list[tuple], 
     for start in range(0, int(seconds + 0.999), args.interval_s):
         rows = [d for d in done if start <= d[0] < start + args.interval_s]
         answered = [d[1] * 1000 for d in rows if d[2] == "answered"]
-        samples = [m for t, m in rss if t < start + args.interval_s + 1]
+        samples = [(m, load) for t, m, load in rss if t < start + args.interval_s + 1]
         by_path = {path: round(percentile([d[1] * 1000 for d in rows if d[2] == "answered" and d[4] == path], 0.5), 1)
                    for path in sorted({d[4] for d in rows})}
         intervals.append(Interval(start, len(rows), len(answered), sum(d[2] == "shed" for d in rows),
                                   sum(d[2] == "error" for d in rows), round(percentile(answered, 0.5), 1),
                                   round(percentile(answered, 0.95), 1), round(percentile(answered, 0.99), 1),
-                                  round(samples[-1] / 2**20, 1) if samples else float("nan"), by_path))
+                                  round(samples[-1][0] / 2**20, 1) if samples else float("nan"), by_path,
+                                  samples[-1][1] if samples else float("nan")))
     statuses: dict[str, int] = {}
     for d in done:
         statuses[str(d[3])] = statuses.get(str(d[3]), 0) + 1
@@ -365,12 +365,13 @@ def _spread(values: list[float]) -> list[float] | None:
 def markdown(report: Report) -> str:
     lines = [f"**{report.server}**, concurrency {report.concurrency}, {report.seconds:.0f} s, "
              f"{report.requests} requests, statuses {report.statuses}", "",
-             "| from (s) | requests | answered | shed 503 | errors | p50 ms | p95 ms | p99 ms | RSS MB | p50 ms by path |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| from (s) | requests | answered | shed 503 | errors | p50 ms | p95 ms | p99 ms | RSS MB | load | "
+             "p50 ms by path |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for i in report.intervals:
         paths = ", ".join(f"{k} {v}" for k, v in i.p50_ms_by_path.items())
         lines.append(f"| {i.start_s} | {i.requests} | {i.answered} | {i.shed} | {i.errors} | {i.p50_ms} | "
-                     f"{i.p95_ms} | {i.p99_ms} | {i.rss_mb} | {paths} |")
+                     f"{i.p95_ms} | {i.p99_ms} | {i.rss_mb} | {i.load1:.1f} | {paths} |")
     lines += ["", f"verdict: {json.dumps(report.verdict)}"]
     if report.drain:
         lines.append(f"drain on SIGTERM: {report.drain}")
