@@ -103,6 +103,7 @@ class Workload:
     def __init__(self, server: str, articles: list[dict], endpoints: list[str] | None) -> None:
         self.server, self.articles = server, articles
         self.endpoints = endpoints
+        self.run = os.urandom(4).hex()  # file names of this run only, so a reused server has none of them
         self.theme_list = THEMES.read_bytes()
         rows = [("objid", "result")] + [
             (f"id{i}", json.dumps([{"theme": e.theme, "stock": e.stock, "score": -0.1}], ensure_ascii=False))
@@ -132,7 +133,8 @@ class Workload:
         return Call("POST", "/" + path, {"json": article}, (200, 503))
 
     def _files(self, index: int, rng: random.Random):
-        names = [f"soak/{index}/{k}.csv" for k in range(5)]
+        folder = f"soak/{self.run}/{index}/"
+        names = [f"{folder}{k}.csv" for k in range(5)]
         held: dict[str, str] = {}
         while True:
             name = rng.choice(names)
@@ -147,7 +149,7 @@ class Workload:
                     yield Call("GET", f"/files/{name}", {}, (200,),
                                lambda r, d=digest: hashlib.sha256(r.content).hexdigest() == d)
                 elif action == "list":
-                    yield Call("GET", "/files", {"params": {"prefix": f"soak/{index}/"}}, (200,),
+                    yield Call("GET", "/files", {"params": {"prefix": folder}}, (200,),
                                lambda r, n=len(held): r.json()["count"] == n)
                 else:
                     del held[name]
@@ -389,7 +391,8 @@ def soak(server: str, args, articles: list[dict]) -> Report:
             started = Started(server, Path(workdir))
             url, pid = started.url, started.process.pid
         try:
-            done, rss, errors = drive(url, workload, args.concurrency, args.seconds, args.max_requests, pid)
+            done, rss, errors = drive(url, workload, args.concurrency, args.seconds, args.max_requests, pid,
+                                      min(5.0, args.interval_s / 2))
             report = summarise(server, url, args, done, rss, errors)
             report.verdict["healthy_after"] = requests.get(url + "/health", timeout=30).ok
         finally:
