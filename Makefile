@@ -8,7 +8,7 @@ MODEL  ?= models/theme-t5
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run stop status logs test models models-check themes ct2 bench clean
+.PHONY: install run stop status logs test models models-check themes ct2 bench soak fuzz-long audit clean
 
 install: $(VENV)/.installed $(PM2)
 
@@ -62,6 +62,15 @@ $(CT2_MODEL)/model.bin: $(MODEL)/model.safetensors | $(VENV)/.installed
 # Benchmarks are not tests: they load the machine for minutes and print ratio tables.
 bench: install models-check ct2
 	$(PY) bench/bench_serving.py --clustering
+
+soak: install models-check
+	$(PY) bench/soak.py --server all --minutes 10 --concurrency 64 --json var/soak.json
+
+fuzz-long: install models-check
+	THEME_FUZZ_EXAMPLES=1000 THEME_FUZZ_RANDOM=1 THEME_FUZZ_REPORT=var/fuzz.json $(PY) -m pytest tests/robustness/test_fuzz.py
+
+audit: install
+	$(PY) -m pip_audit -r requirements.txt --disable-pip --no-deps
 
 clean:
 	rm -rf $(VENV) node_modules var
