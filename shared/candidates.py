@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from shared.pairs import NONE, format_pair
 from shared.tfidf import TfidfMatcher
-from shared.themes import ThemeList
+from shared.themes import ThemeList, terms_pattern
 
 RELATED, UNRELATED = "related", "unrelated"
 RELEVANCE_OUTPUTS = [RELATED, UNRELATED]
@@ -92,7 +92,21 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[다요죠]\.)(?=[^\s\d.,'\"’�
 def split_sentences(text: str) -> list[str]:
     """Sentences of a title or body: after ``. ! ?`` and a space, after ``다.`` even with no space
     (``물질이다.순시홀딩스그룹은`` is two sentences), and at line breaks."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``split_sentences``, whitespace trimmed."""
+    spans, start = [], 0
+    for sep in [*_SENTENCE_END.finditer(text), None]:
+        end = sep.start() if sep else len(text)
+        piece = text[start:end]
+        lead, trail = len(piece) - len(piece.lstrip()), len(piece) - len(piece.rstrip())
+        if lead < len(piece):
+            spans.append((start + lead, end - trail))
+        if sep:
+            start = sep.end()
+    return spans
 
 
 @dataclass
@@ -109,8 +123,7 @@ class StockFinder:
     def __init__(self, themes: ThemeList) -> None:
         self.themes = themes
         self.stock_of = {alias: stock for stock, names in themes.aliases.items() for alias in names}
-        ordered = sorted(self.stock_of, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._pattern = terms_pattern(self.stock_of)
 
     def find(self, text: str, context: str | None = None, title: str = "") -> dict[str, Mention]:
         """Stocks mentioned in ``text``, in order of first mention; ``context`` (default ``text``) is
@@ -193,14 +206,24 @@ def _is_endings(run: str) -> bool:
 def theme_evidence(text: str, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
     """Member themes of ``stock`` with keyword evidence in ``text``: theme -> sum of idf × count.
     Listed names and ``NOT_EVIDENCE`` are blanked out first (``증권`` in ``NH투자증권`` is no evidence)."""
+    return _evidence(matcher._terms.count(evidence_text(text, matcher)), stock, matcher)
+
+
+def evidence_text(text: str, matcher: TfidfMatcher) -> str:
+    """``text`` with listed names and ``NOT_EVIDENCE`` blanked out, character for character (so a
+    span of ``text`` is the same span here)."""
     text = stock_finder(matcher).mask_names(text)
     for name in NOT_EVIDENCE:
         text = text.replace(name, " " * len(name))
-    terms = matcher._terms.count(text)
-    themes = matcher.themes
-    scores = {}
+    return text
+
+
+def _evidence(terms, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
+    """``theme_evidence`` from the keyword counts of an ``evidence_text``."""
+    themes, scores = matcher.themes, {}
     for theme in themes.themes_of.get(stock, ()):
-        score = sum(k * matcher.idf[t] for t, k in terms.items() if t in themes.keywords[theme])
+        keywords = themes.keywords[theme]
+        score = sum(k * matcher.idf[t] for t, k in terms.items() if t in keywords)
         if score > 0:
             scores[theme] = score
     return scores
@@ -260,15 +283,21 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     that name it. Its themes are those the article evidences, ordered by evidence in the scope, then
     in the whole article, then the theme list's order."""
     title, _, body = text.partition("\n")
-    sentences = split_sentences(body)
+    offset = len(text) - len(body)
+    spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
+    masked = evidence_text(text, matcher)  # masked once: a scope is cut from it by the same spans
+    whole_terms = matcher._terms.count(masked)
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
-        whole = theme_evidence(text, stock, matcher)
+        whole = _evidence(whole_terms, stock, matcher)
         if not whole:
             continue
         in_title = any(n in title for n in mention.names)
-        scope = text if in_title else "\n".join([title] + [x for x in sentences if any(n in x for n in mention.names)])
-        own = theme_evidence(scope, stock, matcher)
+        if in_title:
+            own = whole
+        else:
+            naming = [masked[a:b] for a, b in spans if any(n in text[a:b] for n in mention.names)]
+            own = _evidence(matcher._terms.count("\n".join([masked[:len(title)]] + naming)), stock, matcher)
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))

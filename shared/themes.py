@@ -48,12 +48,36 @@ class ThemeEntry:
     aliases: tuple[str, ...] = ()
 
 
+def terms_pattern(terms) -> re.Pattern | None:
+    """One regex that finds any of ``terms``, the longest at each position (as an alternation ordered
+    longest first would), compiled from a character trie: ``삼성|삼성전자|삼성SDI`` becomes
+    ``삼성(?:전자|SDI)?``. With thousands of names, the plain alternation tries every name at every
+    position; the trie tries one branch per character, many times faster."""
+    trie: dict = {}
+    for term in terms:
+        if term:
+            node = trie
+            for ch in term:
+                node = node.setdefault(ch, {})
+            node[""] = {}
+    return re.compile(_trie_regex(trie)) if trie else None
+
+
+def _trie_regex(node: dict) -> str:
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:  # a term ends here: the longer ones are tried first, greedily
+        return f"(?:{body})?"
+    return body
+
+
 class TermCounter:
     """Counts non-overlapping occurrences of many terms in a text, longest term first."""
 
     def __init__(self, terms: set[str]) -> None:
-        ordered = sorted((t for t in terms if t), key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._pattern = terms_pattern(terms)
 
     def count(self, text: str) -> Counter[str]:
         return Counter(self._pattern.findall(text)) if self._pattern else Counter()
