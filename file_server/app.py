@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from flask import Flask
@@ -53,13 +52,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a store that cannot be created or written stops the process."""
     config = load_config(DEFAULTS, "FILE_SERVER")
-    serve(_build, host=config["HOST"], port=config["PORT"], threads=config["THREADS"],
+    serve(create_app, "file_server", host=config["HOST"], port=config["PORT"], threads=config["THREADS"],
           log_format=LogFormat.DASH)
 
-
-def _build() -> Flask:
-    try:
-        return create_app()
-    except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
-        logger.exception("file_server could not start: %s", exc)
-        sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 
 from flask import Flask
@@ -62,8 +63,8 @@ def _post_worker_init(worker) -> None:
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, build: Callable[[], Flask], options: dict, log_format: LogFormat) -> None:
-        self._build, self._options, self._log_format = build, options, log_format
+    def __init__(self, build: Callable[[], Flask], name: str, options: dict, log_format: LogFormat) -> None:
+        self._build, self._name, self._options, self._log_format = build, name, options, log_format
         super().__init__()
 
     def load_config(self) -> None:
@@ -76,13 +77,18 @@ class _Gunicorn(BaseApplication):
     def load(self) -> Flask:
         # In the worker, after gunicorn set up its own loggers: ours go to stdout in our format.
         configure_logging(self._log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
-        return self._build()
+        try:
+            return self._build()
+        except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
+            logger.exception("%s could not start: %s", self._name, exc)
+            sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning
 
 
-def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
+def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, threads: int = 8,
           timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE) -> None:
     """Serve ``build()``'s app on ``host:port`` until SIGTERM or SIGINT, which both stop accepting
-    connections and let in-flight requests finish (up to ``graceful_timeout`` seconds)."""
+    connections and let in-flight requests finish (up to ``graceful_timeout`` seconds). An app that
+    will not build (a model or a store that will not load) stops the server with the cause logged."""
     configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
     options = {
         "bind": f"{host}:{port}",
@@ -98,4 +104,4 @@ def serve(build: Callable[[], Flask], *, host: str, port: int, threads: int = 8,
         "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }
     logger.info("starting on http://%s:%d with %d threads", host, port, threads)
-    _Gunicorn(build, options, log_format).run()
+    _Gunicorn(build, name, options, log_format).run()

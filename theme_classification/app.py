@@ -1,8 +1,6 @@
 """The theme_classification app factory and its ``theme-classification-server`` command."""
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 from flask import Flask
@@ -15,8 +13,6 @@ from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
 from theme_classification.api import ns
 from theme_classification.service import ClassificationService
-
-logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
@@ -56,12 +52,5 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
-    serve(_build, host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.PIPE)
+    serve(create_app, "theme_classification", host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.PIPE)
 
-
-def _build() -> Flask:
-    try:
-        return create_app()
-    except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
-        logger.exception("theme_classification could not start: %s", exc)
-        sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning

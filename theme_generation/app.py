@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from flask import Flask
@@ -80,12 +79,5 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_GENERATION")
-    serve(_build, host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.DASH)
+    serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.DASH)
 
-
-def _build() -> Flask:
-    try:
-        return create_app()
-    except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
-        logger.exception("theme_generation could not start: %s", exc)
-        sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning
