@@ -35,6 +35,9 @@ class ClassificationService:
     @staticmethod
     def load_themes(data_dir: Path, default_list: Path) -> ThemeState:
         """The last accepted upload when there is one, else the shipped default list."""
+        for stale in data_dir.glob(f".{ACTIVE_LIST}.*.tmp"):  # an upload killed between write and rename
+            logger.warning("removing %s, left by an upload that did not finish", stale)
+            stale.unlink(missing_ok=True)
         path, source = data_dir / ACTIVE_LIST, "uploaded"
         if not path.is_file():
             path, source = default_list, "default"

@@ -48,10 +48,13 @@ def test_an_accepted_list_is_the_one_loaded_after_a_restart(run_server, t5_model
     server = start(run_server, t5_model_dir, tmp_path / "data")
     assert upload(server, CART_LIST.encode("cp949")).status_code == 200
     assert server.stop() == 0
+    stale = server.data_dir / ".themes.csv.k1ll3d.tmp"  # what an upload killed before its rename leaves
+    stale.write_text(GENE_LIST, encoding="utf-8")
     again = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
                        DATA_DIR=server.data_dir)
     health = requests.get(again.url + "/health", timeout=10).json()
     assert health["theme_list"] == {"pairs": 2, "themes": 2, "stocks": 2, "source": "uploaded"}
+    assert not stale.exists()
     [match] = tf(again)
     assert (match["theme"], match["theme_count"]) == ("카티", 7)  # 카티 ×3, CAR-T ×2, 세포치료제 ×2
 
