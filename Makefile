@@ -27,7 +27,7 @@ $(PM2): package.json package-lock.json
 # Rebuilds the shipped model from ../shared/data (about an hour on 2 CPU cores); resumable: run again
 # to continue from build/theme-t5/checkpoint. The model card and theme_model.json are written too.
 models: $(VENV)/.installed
-	$(PY) -m theme_models.train --output_dir build/theme-t5 --export_dir $(MODEL) --max_minutes 50 --threads 2
+	$(PY) -m theme_models.train --output_dir build/theme-t5 --export_dir $(MODEL) --max_minutes 55 --threads 2
 
 models-check: $(VENV)/.installed
 	@test -f $(MODEL)/config.json || { echo "no model at $(MODEL): building it (make models)"; $(MAKE) models; }

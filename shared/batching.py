@@ -160,6 +160,10 @@ class BatchingGenerator:
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def meta(self) -> dict:
+        return self.inner.meta
+
     def task(self, name: str) -> dict:
         return self.inner.task(name)
 

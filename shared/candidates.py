@@ -304,6 +304,13 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     return tuple(out)
 
 
+def reads_hints(meta: dict) -> bool:
+    """Whether a model reads the candidates' hints before the text: ``theme-train`` models say so in
+    their ``theme_model.json`` (``"inputs": "hints"``); any other T5 (a user's own checkpoint) is given
+    the plain text, the title and the body."""
+    return meta.get("inputs") == "hints"
+
+
 def hints(candidates) -> str:
     return " ; ".join(c.hint() for c in candidates) or NONE
 

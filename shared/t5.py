@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 from transformers.utils import logging as hf_logging
 
 from shared.device import resolve_device
-from shared.pairs import PAIR_SEP
+from shared.pairs import NONE, PAIR_SEP
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,10 @@ class OutputTrie:
     """The token sequences a constrained generation may produce: one output, or several distinct ones
     joined by the pair separator."""
 
-    def __init__(self, sequences: list[list[int]], sep: list[int], eos: int, chain: bool) -> None:
+    def __init__(self, sequences: list[list[int]], sep: list[int], eos: int, chain: bool,
+                 alone: frozenset[int] = frozenset()) -> None:
         self.root = _Node()
+        self.alone = alone  # outputs that are never part of a chain (``없음``)
         self.sequences = [list(seq) for seq in sequences]  # kept for backends that score outputs whole
         for index, seq in enumerate(sequences):
             node = self.root
@@ -57,28 +59,53 @@ class OutputTrie:
                 node.below.add(index)
             node.output = index
         self.sep, self.eos, self.chain = sep, eos, chain and bool(sep)
+        # Decoding asks for every hypothesis at every step, and the hypotheses of a beam share their
+        # prefixes: each prefix's state is computed once, from its parent's.
+        self._states: dict[tuple[int, ...], tuple | None] = {(): (self.root, None, frozenset())}
+        self._allowed: dict[tuple[int, ...], list[int]] = {}
 
-    def allowed(self, generated: list[int]) -> list[int]:
-        """The tokens that may follow ``generated`` (decoder start token excluded)."""
-        node, sep_pos, used = self.root, None, set()
-        for tok in generated:
+    def _state(self, prefix: tuple[int, ...]) -> tuple | None:
+        """``(node, position in the separator or None, outputs used)`` after ``prefix``; None once the
+        prefix has left the trie (an end of sequence, or padding after it)."""
+        state = self._states.get(prefix)
+        if state is not None or prefix in self._states:
+            return state
+        parent = self._state(prefix[:-1])
+        if parent is not None:
+            node, sep_pos, used = parent
+            tok = prefix[-1]
             if sep_pos is not None:
                 sep_pos += 1
             elif tok in node.children:
                 node = node.children[tok]
             elif node.output is not None and self.chain and tok == self.sep[0]:
-                used.add(node.output)
-                sep_pos = 1
-            else:  # end of sequence, or padding after it
-                return [self.eos]
-            if sep_pos is not None and sep_pos == len(self.sep):
-                node, sep_pos = self.root, None
+                used, sep_pos = used | {node.output}, 1
+            else:
+                node = None
+            if node is not None and sep_pos is not None and sep_pos == len(self.sep):
+                node, sep_pos, used = self.root, None, used | self.alone
+            parent = None if node is None else (node, sep_pos, used)
+        self._states[prefix] = parent
+        return parent
+
+    def allowed(self, generated: list[int]) -> list[int]:
+        """The tokens that may follow ``generated`` (decoder start token excluded)."""
+        key = tuple(generated)
+        options = self._allowed.get(key)
+        if options is None:
+            options = self._allowed[key] = self._options(self._state(key))
+        return options
+
+    def _options(self, state: tuple | None) -> list[int]:
+        if state is None:
+            return [self.eos]
+        node, sep_pos, used = state
         if sep_pos is not None:
             return [self.sep[sep_pos]]
         options = [tok for tok, child in node.children.items() if child.below - used]
         if node.output is not None and node.output not in used:
             options.append(self.eos)
-            if self.chain and len(self.root.below - used) > 1:
+            if self.chain and node.output not in self.alone and self.root.below - used - self.alone - {node.output}:
                 options.append(self.sep[0])
         return options or [self.eos]
 
@@ -105,17 +132,50 @@ class OutputTrie:
 
         def walk(prefix: list[int], used: frozenset[int]) -> bool:
             for index, seq in enumerate(self.sequences):
-                if index in used:
+                if index in used or (prefix and index in self.alone):
                     continue
                 whole = prefix + seq
                 found.append(whole)
                 if len(found) > limit:
                     return False
+                if index in self.alone:
+                    continue
                 if self.chain and len(used) + 1 < len(self.sequences) and not walk(whole + self.sep, used | {index}):
                     return False
             return True
 
         return found if walk([], frozenset()) else None
+
+
+class _Renormalized(LogitsProcessor):
+    """Constrained decoding that renormalises over the allowed tokens (opted into by a model's
+    ``theme_model.json``: ``"decoding": {"renormalize": true}``): a token the constraint forces costs
+    the search nothing, so a chain of several pairs is not outranked by a short answer for its forced
+    tokens alone. Each step's normaliser (the log-probability of the allowed tokens, per row) is kept,
+    so the reported score can still be the model's own log-probability of the answer."""
+
+    def __init__(self, allowed_tokens, num_beams: int) -> None:
+        self.allowed_tokens, self.num_beams = allowed_tokens, num_beams
+        self.log_norms: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        mask = torch.full_like(scores, float("-inf"))
+        for row, ids in enumerate(input_ids):
+            mask[row, self.allowed_tokens(row // self.num_beams, ids)] = 0
+        allowed = scores + mask
+        log_norm = allowed.logsumexp(dim=-1, keepdim=True)
+        self.log_norms.append(log_norm.squeeze(-1))
+        return allowed - log_norm
+
+    def raw_scores(self, out) -> list[float]:
+        """Beam search's length-normalised scores, the normalisers added back along each answer's beams:
+        the model's own length-normalised log-probability, as ``CTranslate2Generator`` reports it."""
+        norms = torch.stack(self.log_norms, dim=1)  # (rows, steps)
+        beams = out.beam_indices[:, : norms.shape[1]]
+        taken = beams >= 0
+        added = norms.gather(0, beams.clamp(min=0).long())  # [i, t]: the row answer i's beam was on at step t
+        lengths = taken.sum(dim=1).clamp(min=1)
+        return (out.sequences_scores + (added * taken).sum(dim=1) / lengths).tolist()
 
 
 class T5Generator:
@@ -162,8 +222,11 @@ class T5Generator:
         return [len(ids) for ids in self.source_ids(task, sources)]
 
     def trie(self, outputs: list[str], chain: bool) -> OutputTrie:
-        encoded = [self.tokenizer(o, add_special_tokens=False).input_ids for o in outputs]
-        return OutputTrie([e for e in encoded if e], self._sep_ids, self.tokenizer.eos_token_id, chain)
+        """The trie of ``outputs``; with ``chain``, distinct outputs may be joined by the separator,
+        except ``없음``, which stands alone."""
+        kept = [(o, ids) for o in outputs if (ids := self.tokenizer(o, add_special_tokens=False).input_ids)]
+        alone = frozenset(i for i, (o, _) in enumerate(kept) if o == NONE)
+        return OutputTrie([ids for _, ids in kept], self._sep_ids, self.tokenizer.eos_token_id, chain, alone)
 
     @torch.inference_mode()
     def generate(
@@ -185,10 +248,17 @@ class T5Generator:
             return_tensors="pt",
         ).to(self.device)
         kwargs = {}
+        decoding = self.meta.get("decoding", {})
+        processor = None
         if allowed is not None and any(t is not None for t in allowed):
-            kwargs["prefix_allowed_tokens_fn"] = self._constraint(allowed)
+            if decoding.get("renormalize"):
+                processor = _Renormalized(self._constraint(allowed), max(1, num_beams))
+                kwargs["logits_processor"] = LogitsProcessorList([processor])
+            else:
+                kwargs["prefix_allowed_tokens_fn"] = self._constraint(allowed)
         if num_beams > 1:
-            kwargs.update(num_beams=num_beams, length_penalty=1.0, early_stopping=True)
+            kwargs.update(num_beams=num_beams, length_penalty=1.0,
+                          early_stopping=decoding.get("early_stopping", True))
         out = self.model.generate(
             **batch,
             do_sample=False,
@@ -199,7 +269,10 @@ class T5Generator:
             **kwargs,
         )
         texts = self.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
-        scores = self._scores(out, num_beams)
+        if processor is not None and num_beams > 1 and out.sequences_scores is not None:
+            scores = processor.raw_scores(out)
+        else:
+            scores = self._scores(out, num_beams)
         return [Generation(t.strip(), float(s)) for t, s in zip(texts, scores)]
 
     def _constraint(self, allowed: list[OutputTrie | None]):

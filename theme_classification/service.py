@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.candidates import article_text, classify_outputs, classify_source
+from shared.candidates import article_candidates, article_text, classify_outputs, classify_source, reads_hints
 from shared.errors import StorageError
 from shared.pairs import parse_pairs
 from shared.t5 import T5Generator
@@ -45,24 +45,28 @@ class ClassificationService:
         logger.info("theme list %s: %d pairs, %d themes", path, len(themes), len(themes.themes))
         return ThemeState(themes, TfidfMatcher(themes), source)
 
-    def t5_inference(self, title: str, body: str) -> list[dict]:
-        matcher = self.state.matcher
+    def t5_inference(self, title: str, body: str, state: ThemeState | None = None) -> list[dict]:
+        matcher = (state or self.state).matcher
         outputs = classify_outputs(article_text(title, body), matcher)
         if len(outputs) <= 1:  # only 없음: no listed stock in the text, nothing to rank
             return []
         trie = self.t5.trie(outputs, chain=True)
-        [gen] = self.t5.generate("classify", [classify_source(title, body)], [trie], self.num_beams)
+        source = classify_source(title, body, matcher if reads_hints(self.t5.meta) else None)
+        [gen] = self.t5.generate("classify", [source], [trie], self.num_beams)
         score = round(gen.score, 3)
         return [{"theme": theme, "stock": stock, "score": score} for theme, stock in parse_pairs(gen.text)]
 
-    def tf_inference(self, title: str, body: str) -> list[dict]:
-        return [m.as_dict() for m in self.state.matcher.match(article_text(title, body))]
+    def tf_inference(self, title: str, body: str, state: ThemeState | None = None) -> list[dict]:
+        return [m.as_dict() for m in (state or self.state).matcher.match(article_text(title, body))]
 
     def theme_inference(self, title: str, body: str) -> dict:
-        """Stocks are the T5's choice; a stock the dictionary also found takes the tf pair."""
-        t5_result = self.t5_inference(title, body)
+        """The T5's stocks, each with the tf pair when the dictionary found it too (else the T5's);
+        then the dictionary's stocks the T5 left out that the candidate rules tie to a theme (named in
+        the title or twice, or with theme evidence in their own sentences: ``Candidate.tied``)."""
+        state = self.state  # one theme list throughout, even if an upload switches it meanwhile
+        t5_result = self.t5_inference(title, body, state)
         logger.debug("inference")
-        tf_result = self.tf_inference(title, body)
+        tf_result = self.tf_inference(title, body, state)
         tf_by_stock = {m["stock"]: m for m in tf_result}
         result, seen = [], set()
         for pair in t5_result:
@@ -74,6 +78,9 @@ class ClassificationService:
             chosen = tf if tf else pair
             result.append({"theme": chosen["theme"], "stock": stock, "score": chosen["score"],
                            "from": "tf" if tf else "t5"})
+        tied = {c.stock for c in article_candidates(state.matcher, article_text(title, body)) if c.tied}
+        result.extend({"theme": m["theme"], "stock": m["stock"], "score": m["score"], "from": "tf"}
+                      for m in tf_result if m["stock"] in tied and m["stock"] not in seen)
         return {"result": result, "t5_result": t5_result, "tf_result": tf_result}
 
     def upload(self, data: bytes) -> ThemeState:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import islice
 
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, UNRELATED, article_text, generate_outputs, generate_source,
-                               relevance_source)
+                               reads_hints, relevance_source)
 from shared.errors import BadUpload
 from shared.pairs import NONE, NONE_SCORE, parse_pairs
 from shared.t5 import Generation, OutputTrie, T5Generator
@@ -108,11 +108,12 @@ class GenerationService:
 
     def _generate(self, title: str, body: str, sentences: Sequence[str]) -> list[list[dict]]:
         article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
+        matcher = self.matcher if reads_hints(self.generator.meta) else None  # the input the model was trained on
         outputs = [tuple(generate_outputs(s, self.matcher, title, article)) for s in sentences]
         todo = sorted((i for i, o in enumerate(outputs) if len(o) > 1), key=lambda i: len(sentences[i]))
         generations: dict[int, Generation] = {}
         for chunk in batched(todo, self.batch_size):  # similar lengths together: less padding
-            sources = [generate_source(sentences[i], title) for i in chunk]
+            sources = [generate_source(sentences[i], title, matcher, article) for i in chunk]
             tries = [self._trie(outputs[i]) for i in chunk]
             generations.update(zip(chunk, self.generator.generate("generate", sources, tries, self.num_beams)))
         return [_pairs(generations.get(i)) for i in range(len(sentences))]

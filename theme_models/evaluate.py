@@ -9,9 +9,10 @@ Systems (what each endpoint would answer):
 - ``baseline``: the plain dictionary — every listed name found in the text (substring match), each
   with its best TF-IDF member theme (``TfidfMatcher.match``, as ``/tf_inference``).
 - ``t5``: ``/t5_inference`` — the classify task, decoding constrained to the candidates of
-  ``shared.candidates.classify_outputs``.
-- ``theme_inference``: the server's policy — the stocks the T5 chose, each with the dictionary's
-  theme when the dictionary found that stock too, else the T5's.
+  ``shared.candidates.classify_outputs`` (the server's own ``ClassificationService``, without HTTP).
+- ``theme_inference``: ``/theme_inference``, the server's policy — the stocks the T5 chose, each with
+  the dictionary's theme when the dictionary found that stock too, else the T5's; then the dictionary's
+  stocks the T5 left out that the candidate rules tie to a theme.
 - ``inference``: ``/inference`` — the generate task on every sentence (title first), then relevance
   of each sentence with pairs to the title; unrelated sentences dropped. A stock's theme is that of
   its best-scored pair (``gen_score + rel_score``).
@@ -48,12 +49,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
-                               generate_source, needs_evidence, relevance_source, split_sentences,
+                               generate_source, needs_evidence, reads_hints, relevance_source, split_sentences,
                                stock_finder)
 from shared.pairs import parse_pairs
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
+from theme_classification.service import ClassificationService, ThemeState
 from theme_models.data import NATE, korsts_pairs, naver_articles, read_csv, relevance_pairs
 from theme_models.labels import Labeller
 
@@ -188,23 +190,22 @@ def all_candidates(doc: Doc, matcher: TfidfMatcher) -> dict[str, str]:
     return out
 
 
-def t5_classify(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
-    source = classify_source(doc.title, doc.body, matcher)
-    allowed = gen.trie(classify_outputs(article_text(doc.title, doc.body), matcher), chain=True)
-    out = gen.generate("classify", [source], [allowed], beams)[0]
-    return {stock: theme for theme, stock in reversed(parse_pairs(out.text))}
+def classification(gen: T5Generator, matcher: TfidfMatcher, beams: int) -> ClassificationService:
+    """The theme_classification server's own code, without HTTP."""
+    return ClassificationService(gen, ThemeState(matcher.themes, matcher, "default"), Path("."), beams)
 
 
-def theme_inference(doc: Doc, t5: dict[str, str], matcher: TfidfMatcher) -> dict[str, str]:
-    tf = baseline(doc, matcher)
-    return {stock: tf.get(stock, theme) for stock, theme in t5.items()}
+def by_stock(pairs: list[dict]) -> dict[str, str]:
+    """Stock -> theme of an endpoint's pairs (a stock's first pair wins)."""
+    return {p["stock"]: p["theme"] for p in reversed(pairs)}
 
 
 def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
     tries = [gen.trie(generate_outputs(s, matcher, doc.title, text), chain=True) for s in sentences]
-    gens = gen.generate("generate", [generate_source(s, doc.title, matcher, text) for s in sentences], tries, beams)
+    hinted = matcher if reads_hints(gen.meta) else None
+    gens = gen.generate("generate", [generate_source(s, doc.title, hinted, text) for s in sentences], tries, beams)
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]
     if not with_pairs:
         return {}
@@ -248,6 +249,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
     themes = ThemeList.load(themes_path)
     matcher = TfidfMatcher(themes)
     gen = T5Generator.load(model_dir, "cpu") if model_dir else None
+    service = classification(gen, matcher, beams) if gen else None
     tasks = set(gen.meta.get("tasks", {})) if gen else set()
     labeller = Labeller(matcher)
     results: dict = {}
@@ -263,10 +265,10 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
             scores["baseline"].add(doc, baseline(doc, matcher))
             scores["candidates"].add(doc, all_candidates(doc, matcher))
             scores["rules"].add(doc, {s: t for t, s in labeller.label(doc.title, doc.body).pairs})
-            if "t5" in scores:
-                t5 = t5_classify(doc, gen, matcher, beams)
-                scores["t5"].add(doc, t5)
-                scores["theme_inference"].add(doc, theme_inference(doc, t5, matcher))
+            if "t5" in scores:  # /theme_inference answers /t5_inference's pairs too
+                out = service.theme_inference(doc.title, doc.body)
+                scores["t5"].add(doc, by_stock(out["t5_result"]))
+                scores["theme_inference"].add(doc, by_stock(out["result"]))
             if "inference" in scores:
                 scores["inference"].add(doc, inference(doc, gen, matcher, beams))
         results[name] = {"articles": len(docs), **{k: s.result() for k, s in scores.items()},

@@ -39,6 +39,13 @@ from theme_models.tokenizer import train_tokenizer
 
 logger = logging.getLogger(__name__)
 
+# How the servers should decode this model (read by shared.t5.T5Generator from theme_model.json):
+# renormalise over the allowed answers, so a forced stock name costs nothing, and let beam search run
+# on past the first finished answers while a longer one can still win (HF's ``early_stopping=False``),
+# so a chain of several pairs is not cut short by shorter ones. Measured on 120 naver-dev articles:
+# ``True`` found 39% of the stocks, ``False`` 73% at the same precision; ``"never"`` found the same
+# as ``False`` at 40x its time.
+DECODING = {"renormalize": True, "early_stopping": False}
 PREFIXES = {"classify": "classify: ", "generate": "generate: ", "relevance": "relevance: "}
 
 
@@ -120,7 +127,7 @@ class TrainArguments:
         "help": "Where the run writes its checkpoint and final model."})
     export_dir: Path | None = field(default=None, metadata={
         "help": "Also copy the final model here, without the checkpoint (e.g. models/theme-t5)."})
-    max_steps: int = field(default=2500, metadata={"help": "Optimizer steps (the LR schedule spans them)."})
+    max_steps: int = field(default=6000, metadata={"help": "Optimizer steps (the LR schedule spans them)."})
     max_minutes: float = field(default=180.0, metadata={"help": "Stop (and save) after this many minutes of training."})
     learning_rate: float = 2e-3
     warmup_steps: int = 200
@@ -267,10 +274,10 @@ def save_checkpoint(ckpt: Path, model, optimizer, state: dict) -> None:
     os.replace(tmp, ckpt)
 
 
-def train(model, tokenizer, encoded: list[dict], args: TrainArguments) -> dict:
+def train(model, tokenizer, encoded: list[dict], args: TrainArguments, command: str = "") -> dict:
     ckpt = args.output_dir / "checkpoint"
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
-    state = {"step": 0, "epoch": 0, "position": 0, "seconds": 0.0, "loss": None}
+    state = {"step": 0, "epoch": 0, "position": 0, "seconds": 0.0, "loss": None, "commands": []}
     if (ckpt / "trainer.pt").is_file():
         saved = torch.load(ckpt / "trainer.pt", weights_only=False)
         model.load_state_dict(saved["model"])
@@ -279,6 +286,7 @@ def train(model, tokenizer, encoded: list[dict], args: TrainArguments) -> dict:
         torch.set_rng_state(saved["rng"]["torch"])
         random.setstate(saved["rng"]["python"])
         logger.info("resuming from %s at step %d", ckpt, state["step"])
+    state.setdefault("commands", []).append(command)
     model.train()
     started, last_save = time.perf_counter() - state["seconds"], time.perf_counter()
     batches = make_batches(encoded, args, args.seed + state["epoch"])
@@ -314,7 +322,8 @@ def train(model, tokenizer, encoded: list[dict], args: TrainArguments) -> dict:
     bar.close()
     state["seconds"] = time.perf_counter() - started
     save_checkpoint(ckpt, model, optimizer, state)
-    return {"steps": state["step"], "epochs": state["epoch"] + state["position"] / max(1, len(batches)),
+    return {"steps": state["step"], "commands": state["commands"],
+            "epochs": state["epoch"] + state["position"] / max(1, len(batches)),
             "train_minutes": round(state["seconds"] / 60, 1), "final_loss": round(ema or 0.0, 4)}
 
 
@@ -362,13 +371,16 @@ def main(argv: list[str] | None = None) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %.1fM parameters; %d examples", n_params / 1e6, len(encoded))
 
-    result = train(model, tokenizer, encoded, train_args)
+    command = "theme-train " + " ".join(argv if argv is not None else sys.argv[1:])
+    result = train(model, tokenizer, encoded, train_args, command)
     meta = {
         "name": (train_args.export_dir or out).name,
         "tasks": {t: data_args.task_spec(t) for t in data_args.task_list},
+        "decoding": DECODING,
+        "inputs": "hints",  # the servers give it the candidates' hints (shared.candidates.reads_hints)
         "parameters": n_params,
         "args": {"model": asdict(model_args), "data": asdict(data_args), "train": asdict(train_args)},
-        "command": "theme-train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
         "data_summary": summary,
         "training": result,
         "torch_threads": torch.get_num_threads(),

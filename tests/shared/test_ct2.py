@@ -120,6 +120,10 @@ def test_a_forced_output_scores_as_in_transformers(hf, ct2_fp32, matcher):
 
 
 def test_unconstrained_generation_agrees(hf, ct2_fp32):
+    """Compared with transformers' ``early_stopping=True`` search, which CTranslate2's matches; a model's
+    ``theme_model.json`` may ask transformers to search on (``False``) for its constrained answers."""
+    decoding = {**hf.meta.get("decoding", {}), "early_stopping": True}
+    hf = T5Generator(hf.model, hf.tokenizer, hf.device, {**hf.meta, "decoding": decoding}, hf.path)
     sources = [generate_source(split_sentences(body)[0]) for _, body in ARTICLES]
     for ref, ours in zip(hf.generate("generate", sources, None, 4), ct2_fp32.generate("generate", sources, None, 4)):
         assert ours.text == ref.text

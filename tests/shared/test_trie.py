@@ -32,3 +32,12 @@ def test_a_chained_output_is_not_repeated():
 
 def test_after_the_end_only_eos():
     assert trie().allowed([4, EOS]) == [EOS]
+
+
+def test_an_output_marked_alone_is_never_chained():
+    none = [3]
+    alone = OutputTrie([A, C, none], SEP, EOS, True, alone=frozenset({2}))
+    assert alone.allowed([3]) == [EOS]  # 없음 ends the answer
+    assert sorted(alone.allowed([4, 9])) == [5]  # after a pair, only the other pair, not 없음
+    assert alone.allowed([4, 9, 5, 6]) == [EOS]  # the pairs used up: 없음 cannot follow
+    assert sorted(map(tuple, alone.enumerate(10))) == [(3,), (4,), (4, 9, 5, 6), (5, 6), (5, 6, 9, 4)]

@@ -4,9 +4,14 @@ import re
 import pytest
 import requests
 
+from shared.candidates import article_candidates, article_text
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+from tests.conftest import ROOT
 from tests.guide import article
 
 TITLE, BODY = article()
+MATCHER = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))  # the list the server starts with
 
 
 def post(server, path, **kwargs):
@@ -35,14 +40,27 @@ def test_tf_inference_on_the_default_list(classification):
         assert match["score"] <= 0 and match["theme_count"] >= 1 and match["stock_count"] >= 1
 
 
-def test_theme_inference_prefers_the_dictionary_pair_for_a_stock_t5_chose(classification):
-    r = post(classification, "/theme_inference", json={"title": TITLE, "body": BODY})
+# Written for this test: a subject company with theme evidence, one named in passing, a quoted brokerage.
+HBM_TITLE = "SK하이닉스, HBM 공급 확대로 사상 최대 실적"
+HBM_BODY = ("SK하이닉스가 고대역폭메모리(HBM) 판매 호조에 힘입어 분기 최대 영업이익을 냈다. 회사는 차세대 HBM 양산을 "
+            "앞당기고 반도체 설비 투자를 늘리기로 했다. 같은 날 현대차는 신차 발표회를 열었다. "
+            "김철수 대신증권 연구원은 올해 메모리 업황이 좋을 것이라고 내다봤다.")
+
+
+@pytest.mark.parametrize("title, body", [(TITLE, BODY), (HBM_TITLE, HBM_BODY)])
+def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(classification, title, body):
+    r = post(classification, "/theme_inference", json={"title": title, "body": body})
     assert r.status_code == 200
     out = r.json()
     assert set(out) == {"result", "t5_result", "tf_result"}
     tf = {m["stock"]: m for m in out["tf_result"]}
-    t5_stocks = [p["stock"] for p in out["t5_result"]]
-    assert [p["stock"] for p in out["result"]] == list(dict.fromkeys(t5_stocks))
+    t5_stocks = list(dict.fromkeys(p["stock"] for p in out["t5_result"]))
+    tied = {c.stock for c in article_candidates(MATCHER, article_text(title, body)) if c.tied}
+    added = [s for s in tf if s in tied and s not in t5_stocks]
+    assert [p["stock"] for p in out["result"]] == t5_stocks + added
+    assert "대신증권" not in added and "현대차" not in added  # a quoted source, a passing mention
+    if title == HBM_TITLE:
+        assert "SK하이닉스" in t5_stocks + added
     for pair in out["result"]:
         if pair["stock"] in tf:
             assert pair["from"] == "tf" and pair["theme"] == tf[pair["stock"]]["theme"]

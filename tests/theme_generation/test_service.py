@@ -22,6 +22,7 @@ class ScriptedT5:
     def __init__(self, unrelated_word: str = "") -> None:
         self.calls: list[tuple[str, int]] = []
         self.unrelated_word = unrelated_word
+        self.meta: dict = {}  # no theme_model.json: the plain inputs
 
     def trie(self, outputs: list[str], chain: bool) -> tuple[str, ...]:
         return tuple(outputs)
