@@ -15,6 +15,7 @@ from shared.pairs import NONE, parse_pairs
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
+from tests.guide import article
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "theme-t5"
@@ -69,3 +70,16 @@ def test_relevance_tells_own_sentence_from_unrelated(gen):
     ], [trie, trie], num_beams=1)
     assert (own.text, other.text) == (RELATED, UNRELATED)
     assert own.score <= 0 and other.score <= 0
+
+
+def test_the_guide_article_ties_toolgen_to_its_gene_therapy_theme(gen, matcher):
+    """A real article (read from the guide at test time): the classifier and the generator both tie
+    툴젠 to 유전자 치료제/분석, Naver's theme for its CAR-T work."""
+    title, body = article()
+    allowed = classify_outputs(article_text(title, body), matcher)
+    [out] = gen.generate("classify", [classify_source(title, body, matcher)], [gen.trie(allowed, chain=True)])
+    assert ("유전자 치료제/분석", "툴젠") in parse_pairs(out.text)
+    text = article_text(title, body)
+    [first] = gen.generate("generate", [generate_source(title, title, matcher, text)],
+                           [gen.trie(generate_outputs(title, matcher, title, text), chain=True)])
+    assert [stock for _, stock in parse_pairs(first.text)] == ["툴젠"]
