@@ -163,10 +163,12 @@ class CT2Generator(T5Generator):
         if not plans:
             return
         constrained = any(p.trie is not None for p in plans)
+        limit = self.task(task)["max_target_length"]
+        if all(p.trie is not None for p in plans):  # no hypothesis longer than every allowed answer can win
+            limit = min(limit, max(p.trie.longest() for p in plans) + 2)  # + the start and end tokens
         results = self.translator.translate_batch(
             [p.tokens for p in plans], beam_size=num_beams, num_hypotheses=num_beams if constrained else 1,
-            length_penalty=1.0, max_decoding_length=self.task(task)["max_target_length"], return_scores=True,
-            max_input_length=0,
+            length_penalty=1.0, max_decoding_length=limit, return_scores=True, max_input_length=0,
         )
         for plan, result in zip(plans, results):
             hyps = [self.tokenizer.convert_tokens_to_ids(h) for h in result.hypotheses]

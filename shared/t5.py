@@ -125,6 +125,14 @@ class OutputTrie:
                 return best
         return tokens if self.eos in self.allowed(tokens) else best
 
+    def longest(self) -> int:
+        """The most tokens an allowed answer has (every output that may be chained, chained)."""
+        chained = [len(seq) for i, seq in enumerate(self.sequences) if i not in self.alone]
+        alone = max((len(self.sequences[i]) for i in self.alone), default=0)
+        if not self.chain:
+            return max(map(len, self.sequences), default=0)
+        return max(alone, sum(chained) + len(self.sep) * max(0, len(chained) - 1))
+
     def enumerate(self, limit: int) -> list[list[int]] | None:
         """Every whole output the trie allows (chains included), or None when there are more than
         ``limit`` of them."""

@@ -41,3 +41,9 @@ def test_an_output_marked_alone_is_never_chained():
     assert sorted(alone.allowed([4, 9])) == [5]  # after a pair, only the other pair, not 없음
     assert alone.allowed([4, 9, 5, 6]) == [EOS]  # the pairs used up: 없음 cannot follow
     assert sorted(map(tuple, alone.enumerate(10))) == [(3,), (4,), (4, 9, 5, 6), (5, 6), (5, 6, 9, 4)]
+
+
+def test_longest_is_every_chainable_output_chained():
+    assert trie().longest() == 2 + 3 + 1 + 2 * len(SEP)
+    assert trie(chain=False).longest() == 3
+    assert OutputTrie([A, [3, 3, 3, 3, 3, 3, 3, 3, 3]], SEP, EOS, True, alone=frozenset({1})).longest() == 9
