@@ -54,4 +54,3 @@ def main() -> None:
     config = load_config(DEFAULTS, "FILE_SERVER")
     serve(create_app, "file_server", host=config["HOST"], port=config["PORT"], threads=config["THREADS"],
           log_format=LogFormat.DASH)
-

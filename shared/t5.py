@@ -177,7 +177,7 @@ class _Renormalized(LogitsProcessor):
 
     def raw_scores(self, out) -> list[float]:
         """Beam search's length-normalised scores, the normalisers added back along each answer's beams:
-        the model's own length-normalised log-probability, as ``CTranslate2Generator`` reports it."""
+        the model's own length-normalised log-probability, as ``shared.ct2.CT2Generator`` reports it."""
         norms = torch.stack(self.log_norms, dim=1)  # (rows, steps)
         beams = out.beam_indices[:, : norms.shape[1]]
         taken = beams >= 0

@@ -79,5 +79,5 @@ def create_app(overrides: dict | None = None) -> Flask:
 def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_GENERATION")
-    serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config), log_format=LogFormat.DASH)
-
+    serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
+          log_format=LogFormat.DASH)

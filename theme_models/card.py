@@ -57,7 +57,8 @@ def render(meta: dict, export: str = "models/theme-t5") -> str:
     return TEMPLATE.format(
         name=meta["name"], parameters=meta["parameters"] / 1e6, dtype=model_args["save_dtype"],
         origin=model_args["model_name_or_path"] or "scratch (a config and a tokenizer trained on the corpus)",
-        tasks=tasks, articles=meta["data_summary"].get("articles", 0), summary=summary, command="\n".join(meta["training"].get("commands") or [meta["command"]]),
+        tasks=tasks, articles=meta["data_summary"].get("articles", 0), summary=summary,
+        command="\n".join(meta["training"].get("commands") or [meta["command"]]),
         steps=training["steps"], epochs=training["epochs"], minutes=training["train_minutes"],
         threads=meta.get("torch_threads", "?"), loss=training["final_loss"], export=export,
         metrics=markdown_table(meta["metrics"]) if meta.get("metrics") else "(not evaluated)",

@@ -1,5 +1,7 @@
 """theme_classification over real HTTP: the contract's shapes, every error case, the guide's numbers."""
+import json
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,11 +16,17 @@ TITLE, BODY = article()
 MATCHER = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))  # the list the server starts with
 
 
+def model_meta(model_dir: Path) -> dict:
+    """The ``theme_model.json`` of the model the servers run."""
+    path = Path(model_dir) / "theme_model.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def post(server, path, **kwargs):
     return requests.post(server.url + path, timeout=60, **kwargs)
 
 
-def test_t5_inference_chooses_among_stocks_the_article_names(classification):
+def test_t5_inference_chooses_among_stocks_the_article_names(classification, t5_model_dir):
     r = post(classification, "/t5_inference", json={"title": TITLE, "body": BODY})
     assert r.status_code == 200
     pairs = r.json()
@@ -27,6 +35,8 @@ def test_t5_inference_chooses_among_stocks_the_article_names(classification):
         assert set(pair) == {"theme", "stock", "score"}
         assert pair["stock"] in TITLE + BODY  # constrained decoding never invents a stock
         assert -30 < pair["score"] <= 0 and pair["score"] == round(pair["score"], 3)
+    if model_meta(t5_model_dir).get("inputs") == "hints":  # a model trained on hints must be given them
+        assert ("유전자 치료제/분석", "툴젠") in [(p["theme"], p["stock"]) for p in pairs]
 
 
 def test_tf_inference_on_the_default_list(classification):

@@ -83,7 +83,7 @@ def test_unknown_path_is_a_json_404(server):
 # -- /generation --------------------------------------------------------------------------------
 
 
-def test_generation_splits_the_guide_article_into_eight_sentences(server):
+def test_generation_splits_the_guide_article_into_eight_sentences(server, t5_model_dir):
     r = post(server, "/generation", json={"title": TITLE, "body": BODY})
     assert r.status_code == 200
     result = r.json()
@@ -102,6 +102,9 @@ def test_generation_splits_the_guide_article_into_eight_sentences(server):
         scores = {pair["score"] for pair in entry["result"]}
         assert len(scores) == 1  # the pairs of one generated sequence share its score
     assert result[7]["result"] == [NONE_ENTRY]  # as in the guide
+    meta = t5_model_dir / "theme_model.json"
+    if meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("inputs") == "hints":  # trained on hints
+        assert [pair["stock"] for pair in result[0]["result"]] == ["툴젠"]  # the title ties 툴젠 to a theme
 
 
 def test_generation_logs_as_the_guide(server):
