@@ -95,8 +95,9 @@ def _warn_if_stale(path: Path) -> None:
     if not record_file.is_file():
         return
     record = json.loads(record_file.read_text(encoding="utf-8"))
-    weights = [p for p in Path(record["source"]).glob("*.safetensors")] if record.get("source") else []
-    if any(w.stat().st_mtime > record["converted_at"] for w in weights):
+    source = Path(record["source"]) if record.get("source") else None
+    files = [*source.glob("*.safetensors"), *source.glob(META_FILE)] if source else []
+    if any(f.stat().st_mtime > record["converted_at"] for f in files):
         logger.warning("%s is older than its source %s: run `make ct2` to convert it again", path, record["source"])
 
 
@@ -163,9 +164,7 @@ class CT2Generator(T5Generator):
         if not plans:
             return
         constrained = any(p.trie is not None for p in plans)
-        limit = self.task(task)["max_target_length"]
-        if all(p.trie is not None for p in plans):  # no hypothesis longer than every allowed answer can win
-            limit = min(limit, max(p.trie.longest() for p in plans) + 2)  # + the start and end tokens
+        limit = self.answer_limit(task, [p.trie for p in plans]) + 2  # + the start and end tokens
         results = self.translator.translate_batch(
             [p.tokens for p in plans], beam_size=num_beams, num_hypotheses=num_beams if constrained else 1,
             length_penalty=1.0, max_decoding_length=limit, return_scores=True, max_input_length=0,

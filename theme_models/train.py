@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 # so a chain of several pairs is not cut short by shorter ones. Measured on 120 naver-dev articles:
 # ``True`` found 39% of the stocks, ``False`` 73% at the same precision; ``"never"`` found the same
 # as ``False`` at 40x its time.
-DECODING = {"renormalize": True, "early_stopping": False}
+DECODING = {"renormalize": True, "early_stopping": False, "max_new_tokens": {"classify": 32}}
 PREFIXES = {"classify": "classify: ", "generate": "generate: ", "relevance": "relevance: "}
 
 

@@ -1,0 +1,81 @@
+"""The transformers backend's decoding shortcuts change nothing but time, and a cut answer is never half a name.
+
+Inputs are the shipped model's real tasks on the guide's 툴젠 article and written sentences (no article
+text is committed).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import EncoderDecoderCache
+
+from shared import t5 as t5_module
+from shared.candidates import article_text, classify_outputs, classify_source, generate_outputs, generate_source
+from shared.t5 import T5Generator
+from shared.tfidf import TfidfMatcher
+from shared.themes import ThemeList
+from tests.guide import article
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITTEN = [
+    ("SK하이닉스, HBM 공급 확대로 사상 최대 실적",
+     "SK하이닉스가 고대역폭메모리(HBM) 판매 호조로 최대 영업이익을 냈다. 삼성전자도 HBM 양산을 늘린다. "
+     "김철수 대신증권 연구원은 메모리 업황이 좋을 것이라고 내다봤다."),
+    ("LG에너지솔루션·삼성SDI, 2차전지 반등 기대",
+     "LG에너지솔루션과 삼성SDI가 전기차 배터리 수주를 늘렸다. 에코프로비엠은 양극재 증설에 나선다."),
+]
+
+
+@pytest.fixture(scope="module")
+def gen(t5_model_dir):
+    return T5Generator.load(t5_model_dir, "cpu")
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+
+
+@pytest.fixture(scope="module")
+def classify_inputs(gen, matcher):
+    title, body = article()
+    docs = [(title, body), *WRITTEN]
+    sources = [classify_source(t, b, matcher) for t, b in docs]
+    tries = [gen.trie(classify_outputs(article_text(t, b), matcher), chain=True) for t, b in docs]
+    return sources, tries
+
+
+def test_beam_cache_gives_exactly_what_reordering_every_layer_gives(gen, matcher, classify_inputs, monkeypatch):
+    sentences = [(s, t, article_text(t, b)) for t, b in WRITTEN for s in (t, *b.split(". "))]
+    gen_sources = [generate_source(s, t, matcher, text) for s, t, text in sentences]
+    gen_tries = [gen.trie(generate_outputs(s, matcher, t, text), chain=True) for s, t, text in sentences]
+    fast = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
+    monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", EncoderDecoderCache.reorder_cache)
+    slow = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
+    for got, expected in zip(fast, slow):
+        assert [g.text for g in got] == [g.text for g in expected]
+        assert [g.score for g in got] == pytest.approx([g.score for g in expected], abs=1e-5)
+    assert any(g.text for g in fast[0])  # the inputs really decode something
+
+
+def test_answer_limit_is_the_smallest_of_task_decoding_cap_and_longest_allowed(gen, classify_inputs):
+    _, tries = classify_inputs
+    meta = {**gen.meta, "decoding": {**gen.meta.get("decoding", {}), "max_new_tokens": {"classify": 7}}}
+    capped = T5Generator(gen.model, gen.tokenizer, gen.device, meta, gen.path)
+    assert capped.answer_limit("classify", None) == 7
+    assert capped.answer_limit("classify", [tries[0], None]) == 7  # an unconstrained input: no trie bound
+    short = gen.trie(["없음"], chain=False)
+    assert capped.answer_limit("classify", [short]) == short.longest() < 7
+    assert gen.answer_limit("relevance", None) == gen.task("relevance")["max_target_length"]
+
+
+def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inputs):
+    sources, tries = classify_inputs
+    long_trie = tries[2]  # three stocks, several themes each: chains far longer than 9 tokens
+    assert long_trie.longest() > 9
+    meta = {**gen.meta, "decoding": {**gen.meta.get("decoding", {}), "max_new_tokens": {"classify": 9}}}
+    capped = T5Generator(gen.model, gen.tokenizer, gen.device, meta, gen.path)
+    [answer] = capped.generate("classify", [sources[2]], [long_trie])
+    ids = gen.tokenizer(answer.text, add_special_tokens=False).input_ids
+    assert answer.text and long_trie.accepts(ids) and len(ids) <= 9
