@@ -37,6 +37,7 @@ Relevance: accuracy on KorSTS-derived pairs (``sts-dev`` + ``sts-test``: similar
 held-out article pairs (a naver-dev title with its own sentences vs other dev articles' sentences).
 
     theme-eval --model models/theme-t5 --out /tmp/eval.json
+    theme-eval --model models/theme-t5 --backend ctranslate2    # its converted copy (make ct2)
 """
 from __future__ import annotations
 
@@ -243,12 +244,21 @@ def dev_sets(data_dir: Path, matcher: TfidfMatcher, limit: int | None = None) ->
     return sets
 
 
+def load_model(model_dir: Path, backend: str) -> T5Generator:
+    """The model as a server would run it on this machine's CPU (``ctranslate2``: its converted copy)."""
+    if backend == "ctranslate2":
+        from shared.ct2 import CT2Generator, ct2_dir_for  # ctranslate2 is optional
+        return CT2Generator.load(ct2_dir_for(model_dir), "cpu")
+    return T5Generator.load(model_dir, "cpu")
+
+
 def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, limit: int | None = None,
-                   beams: int = 4, relevance_limit: int = 2000, errors_out: Path | None = None) -> dict:
+                   beams: int = 4, relevance_limit: int = 2000, errors_out: Path | None = None,
+                   backend: str = "transformers") -> dict:
     """Scores of every system on every dev set (and relevance accuracies when a model is given)."""
     themes = ThemeList.load(themes_path)
     matcher = TfidfMatcher(themes)
-    gen = T5Generator.load(model_dir, "cpu") if model_dir else None
+    gen = load_model(model_dir, backend) if model_dir else None
     service = classification(gen, matcher, beams) if gen else None
     tasks = set(gen.meta.get("tasks", {})) if gen else set()
     labeller = Labeller(matcher)
@@ -313,8 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--errors", type=Path, help="write each system's wrong and missed stocks here")
+    parser.add_argument("--backend", choices=("transformers", "ctranslate2"), default="transformers",
+                        help="ctranslate2 reads the converted copy <model>-ct2 (`make ct2`)")
     args = parser.parse_args(argv)
-    results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors)
+    results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors,
+                             backend=args.backend)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(markdown_table(results))

@@ -73,6 +73,17 @@ def test_evaluation_runs_on_the_model(trained):
     assert results["naver-dev"]["rules"]["precision"] == 1.0
 
 
+def test_evaluation_runs_on_the_ctranslate2_copy(trained):
+    pytest.importorskip("ctranslate2", reason="the CTranslate2 backend is optional")
+    from shared.ct2 import convert
+
+    out, _ = trained
+    convert(out / "export", out / "export-ct2")
+    results = evaluate_model(out / "export", DATA, THEMES, limit=2, beams=1, relevance_limit=8, backend="ctranslate2")
+    assert {"t5", "theme_inference", "inference"} <= set(results["naver-dev"])
+    assert results["relevance"]["naver-dev"]["pairs"] == 8
+
+
 @pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"]])
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
