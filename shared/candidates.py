@@ -385,8 +385,51 @@ def _strip_ending(word: str) -> str:
     return word
 
 
-def relevance_source(title: str, sentence: str) -> str:
-    """Title and sentence, after the title words the sentence shares (``공통: ``), the plainest
-    evidence that they are about the same thing."""
-    common = " ".join(shared_words(title, sentence)) or NONE
-    return f"공통: {common} 제목: {title} 문장: {sentence}"
+_KEYWORD_THEMES: "weakref.WeakKeyDictionary[TfidfMatcher, dict[str, tuple[str, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _keyword_themes(matcher: TfidfMatcher) -> dict[str, tuple[str, ...]]:
+    """Theme keyword -> the themes it is a keyword of, built once per matcher."""
+    index = _KEYWORD_THEMES.get(matcher)
+    if index is None:
+        found: dict[str, list[str]] = {}
+        for theme, keywords in matcher.themes.keywords.items():
+            for keyword in keywords:
+                found.setdefault(keyword, []).append(theme)
+        index = _KEYWORD_THEMES[matcher] = {k: tuple(v) for k, v in found.items()}
+    return index
+
+
+def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[list[str], set[str]]:
+    """The stocks ``text`` names (in order) and the themes its keywords evidence (outside listed names)."""
+    stocks = list(stock_finder(matcher).find(text, context=f"{title}\n{text}", title=title))
+    index = _keyword_themes(matcher)
+    themes = {t for term in matcher._terms.count(evidence_text(text, matcher)) for t in index.get(term, ())}
+    return stocks, themes
+
+
+def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4) -> list[str]:
+    """Listed stocks both name (even by different aliases: 삼성전자 / 삼전), then themes that tie them:
+    a theme one evidences by keyword that the other evidences too or names a member of (a 반도체
+    title and a sentence about SK하이닉스)."""
+    title_stocks, title_themes = _subjects(title, matcher, title)
+    sentence_stocks, sentence_themes = _subjects(sentence, matcher, title)
+    members = matcher.themes.themes_of
+
+    def member_themes(stocks: list[str]) -> set[str]:
+        return {t for s in stocks for t in members.get(s, ())}
+
+    stocks = [s for s in title_stocks if s in sentence_stocks]
+    themes = (title_themes & (sentence_themes | member_themes(sentence_stocks))) | \
+        (sentence_themes & member_themes(title_stocks))
+    return stocks[:limit] + sorted(themes)[:limit]
+
+
+def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None) -> str:
+    """Title and sentence, after what they share (``공통: ``), the plainest evidence that they are about
+    the same thing: the title words the sentence contains and, with the matcher (as the shipped model
+    was trained), the stocks and themes they share (``shared_subjects``)."""
+    common = shared_words(title, sentence)
+    if matcher is not None:
+        common += [s for s in shared_subjects(title, sentence, matcher) if s not in common]
+    return f"공통: {' '.join(common) or NONE} 제목: {title} 문장: {sentence}"

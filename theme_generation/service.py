@@ -119,9 +119,10 @@ class GenerationService:
         return [_pairs(generations.get(i)) for i in range(len(sentences))]
 
     def _relate(self, title: str, texts: Sequence[str]) -> list[tuple[bool, float]]:
+        matcher = self.matcher if reads_hints(self.relevance_model.meta) else None  # a theme-train model reads them
         answers: list[tuple[bool, float]] = []
         for chunk in batched(texts, self.batch_size):
-            sources = [relevance_source(title, text) for text in chunk]
+            sources = [relevance_source(title, text, matcher) for text in chunk]
             tries = [self._relevance_trie] * len(chunk)
             generations = self.relevance_model.generate("relevance", sources, tries, num_beams=1)
             answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)

@@ -151,6 +151,6 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
         if korsts:
             pairs += korsts_pairs(data_dir, ("sts-train.tsv",), seed)
         for title, sentence, label in pairs:
-            examples.append(Example("relevance", relevance_source(title, sentence), label))
+            examples.append(Example("relevance", relevance_source(title, sentence, matcher), label))
             summary[f"relevance_{label}"] += 1
     return examples, dict(summary)

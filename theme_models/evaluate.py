@@ -211,7 +211,7 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> 
     if not with_pairs:
         return {}
     rel_trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    rels = gen.generate("relevance", [relevance_source(doc.title, s) for s, _, _ in with_pairs],
+    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted) for s, _, _ in with_pairs],
                         [rel_trie] * len(with_pairs), 1)
     best: dict[str, tuple[float, str]] = {}
     for (sentence, g, pairs), rel in zip(with_pairs, rels):
@@ -224,12 +224,14 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> 
     return {stock: theme for stock, (_, theme) in best.items()}
 
 
-def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], batch: int = 64) -> dict:
+def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], matcher: TfidfMatcher,
+                       batch: int = 64) -> dict:
     trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
+    hinted = matcher if reads_hints(gen.meta) else None
     correct = 0
     for i in range(0, len(pairs), batch):
         chunk = pairs[i:i + batch]
-        outs = gen.generate("relevance", [relevance_source(a, b) for a, b, _ in chunk], [trie] * len(chunk), 1)
+        outs = gen.generate("relevance", [relevance_source(a, b, hinted) for a, b, _ in chunk], [trie] * len(chunk), 1)
         correct += sum(o.text == label for o, (_, _, label) in zip(outs, chunk))
     return {"accuracy": round(correct / len(pairs), 3) if pairs else None, "pairs": len(pairs)}
 
@@ -288,7 +290,8 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
     if gen and "relevance" in tasks:
         sts = korsts_pairs(data_dir, ("sts-dev.tsv", "sts-test.tsv"))[:relevance_limit]
         art = relevance_pairs(naver_articles(data_dir, "dev", limit), 3)[:relevance_limit]
-        results["relevance"] = {"korsts": relevance_accuracy(gen, sts), "naver-dev": relevance_accuracy(gen, art)}
+        results["relevance"] = {"korsts": relevance_accuracy(gen, sts, matcher),
+                                "naver-dev": relevance_accuracy(gen, art, matcher)}
         logger.info("relevance: %s", results["relevance"])
     if errors_out:
         errors_out.write_text(json.dumps(errors, ensure_ascii=False, indent=1), encoding="utf-8")

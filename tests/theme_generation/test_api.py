@@ -172,6 +172,17 @@ def test_relevance_answers_the_contract_shape(server):
                            f"relevance input2 : {BODY}", "[OPENAPI][200 OK] {", f'  "result": {answer["result"]},')
 
 
+@pytest.mark.parametrize("sentence, expected", [
+    ("SK하이닉스는 이날 5% 넘게 올랐다.", "related"),  # no title word, but a member of the title's theme
+    ("올여름 해수욕장 방문객이 지난해보다 크게 늘었다.", "unrelated"),
+])
+def test_relevance_reads_the_subjects_title_and_sentence_share(server, sentence, expected):
+    """The shipped model calls a pair related on what the two share (``공통: ``): the server must give it
+    the stocks and themes they share, not only their common words (with words alone both are unrelated)."""
+    r = post(server, "/relevance", json={"title": "반도체 업황 회복 기대감 커져", "body": sentence})
+    assert r.status_code == 200 and r.json()["result_text"] == expected
+
+
 def test_relevance_truncates_over_long_input(server):
     r = post(server, "/relevance", json={"title": TITLE * 20, "body": BODY * 30})
     assert r.status_code == 200 and r.json()["result_text"] in ("related", "unrelated")

@@ -92,3 +92,18 @@ def test_generate_source_hints_the_sentence_candidates(matcher):
 def test_relevance_source_names_shared_title_words():
     assert relevance_source("툴젠, 유전자 치료제 기술이전", "툴젠이 기술이전 계약을 맺었다.").startswith("공통: 툴젠 기술이전 제목:")
     assert relevance_source("툴젠, 기술이전", "오늘은 맑다.").startswith("공통: 없음 제목:")
+
+
+def test_relevance_source_with_the_matcher_names_shared_stocks_and_the_themes_that_tie_them(matcher):
+    # a theme keyword in the title, a member of that theme in the sentence
+    assert relevance_source("반도체 업황 회복 기대", "삼성전자가 설비 투자를 늘렸다.", matcher).startswith(
+        "공통: 반도체 대표주(생산) 제목:")
+    # the same stock by two names
+    assert relevance_source("SK하이닉스, 실적 발표", "하이닉스는 설비 투자를 늘렸다.", matcher).startswith("공통: SK하이닉스 제목:")
+    # and the other way round: the title names the member, the sentence has the keyword
+    assert relevance_source("툴젠, 기술이전 계약", "유전자 치료제 시장이 커진다.", matcher).startswith(
+        "공통: 유전자 치료제/분석 제목:")
+    assert relevance_source("툴젠, 기술이전", "오늘은 맑다.", matcher).startswith("공통: 없음 제목:")
+    # a name that is both a shared word and a shared stock is listed once; without the matcher only words count
+    assert relevance_source("대신증권 실적", "대신증권은 배당을 늘렸다.", matcher).startswith("공통: 대신증권 제목:")
+    assert relevance_source("반도체 업황 회복 기대", "삼성전자가 설비 투자를 늘렸다.").startswith("공통: 없음 제목:")
