@@ -326,7 +326,7 @@ class T5Generator:
 
     def _texts(self, sequences: torch.Tensor, allowed: list[OutputTrie | None] | None) -> list[str]:
         """Decoded answers; a constrained answer cut by the length limit is cut back to the longest whole
-        answer it begins with (never half a stock name)."""
+        answer it begins with (never half a stock name; its score stays that of the decoded tokens)."""
         special = set(self.tokenizer.all_special_ids)
         texts = []
         for row, seq in enumerate(sequences.tolist()):
