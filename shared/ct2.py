@@ -172,11 +172,11 @@ class CT2Generator(T5Generator):
         for plan, result in zip(plans, results):
             hyps = [self.tokenizer.convert_tokens_to_ids(h) for h in result.hypotheses]
             if plan.trie is None:
-                plan.answer = Generation(self._text(hyps[0]), float(result.scores[0]))
+                plan.answer = Generation(self.decode(hyps[0]), float(result.scores[0]))
                 continue
             accepted = next(((ids, s) for ids, s in zip(hyps, result.scores) if plan.trie.accepts(ids)), None)
             if accepted:  # the best allowed hypothesis (they come best first)
-                plan.answer = Generation(self._text(accepted[0]), float(accepted[1]))
+                plan.answer = Generation(self.decode(accepted[0]), float(accepted[1]))
             else:  # nothing allowed: score the single outputs and the allowed beginnings exactly
                 prefixes = [p for p in (plan.trie.complete_prefix(ids) for ids in hyps) if p]
                 plan.candidates = plan.trie.sequences + prefixes
@@ -191,15 +191,12 @@ class CT2Generator(T5Generator):
         for (plan, cand), result in zip(pairs, scored):
             score = sum(result.log_probs) / len(result.log_probs)  # end token included, as in beam search
             if plan.answer is None or score > plan.answer.score:
-                plan.answer = Generation(self._text(list(cand)), float(score))
-
-    def _text(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                plan.answer = Generation(self.decode(list(cand)), float(score))
 
     def health(self) -> dict:
         """A one-token decode on the model's device, timed."""
         started = time.perf_counter()
-        self.translator.translate_batch([self.tokenizer.convert_ids_to_tokens(self.tokenizer("건강").input_ids)],
+        self.translator.translate_batch([self.tokenizer.convert_ids_to_tokens(self.encode("건강").input_ids)],
                                         beam_size=1, max_decoding_length=1)
         return {"name": self.name, "device": self.device, "dtype": self.compute_type, "backend": "ctranslate2",
                 "forward_ms": round((time.perf_counter() - started) * 1000, 1)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,7 +218,8 @@ class T5Generator:
     def __init__(self, model, tokenizer, device: torch.device, meta: dict, path: Path) -> None:
         self.model, self.tokenizer, self.device, self.meta, self.path = model, tokenizer, device, meta, path
         self.name = meta.get("name") or path.name
-        self._sep_ids = tokenizer(PAIR_SEP.strip(), add_special_tokens=False).input_ids
+        self._tokenizer_lock = threading.Lock()
+        self._sep_ids = self.encode(PAIR_SEP.strip(), add_special_tokens=False).input_ids
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> "T5Generator":
@@ -244,11 +246,25 @@ class T5Generator:
         """Prefix and max lengths of a task, from ``theme_model.json`` or the defaults."""
         return {**DEFAULT_TASK, **self.meta.get("tasks", {}).get(name, {})}
 
+    def encode(self, text, **kwargs):
+        """``self.tokenizer(text, **kwargs)``, one call at a time. A fast tokenizer keeps its truncation and
+        padding settings on the shared Rust object and sets them on every call, so calls from several
+        threads (request threads measuring sources, a batch worker padding a batch) can run with each
+        other's settings: measured under load, a batch came out unpadded and failed (transformers
+        issue 47085 reports ``Already borrowed`` from the same race)."""
+        with self._tokenizer_lock:
+            return self.tokenizer(text, **kwargs)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of ``ids`` without special tokens (under the same lock: decoding borrows the same object)."""
+        with self._tokenizer_lock:
+            return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
     def source_ids(self, task: str, sources: list[str]) -> list[list[int]]:
         """The token ids the model reads for each source: task prefix, truncation, eos."""
         spec = self.task(task)
-        return self.tokenizer([spec["prefix"] + s for s in sources], max_length=spec["max_source_length"],
-                              truncation=True).input_ids
+        return self.encode([spec["prefix"] + s for s in sources], max_length=spec["max_source_length"],
+                           truncation=True).input_ids
 
     def source_lengths(self, task: str, sources: list[str]) -> list[int]:
         """How many tokens each source takes (for a batcher's token budget)."""
@@ -257,7 +273,7 @@ class T5Generator:
     def trie(self, outputs: list[str], chain: bool) -> OutputTrie:
         """The trie of ``outputs``; with ``chain``, distinct outputs may be joined by the separator,
         except ``없음``, which stands alone."""
-        kept = [(o, ids) for o in outputs if (ids := self.tokenizer(o, add_special_tokens=False).input_ids)]
+        kept = [(o, ids) for o in outputs if (ids := self.encode(o, add_special_tokens=False).input_ids)]
         alone = frozenset(i for i, (o, _) in enumerate(kept) if o == NONE)
         return OutputTrie([ids for _, ids in kept], self._sep_ids, self.tokenizer.eos_token_id, chain, alone)
 
@@ -274,7 +290,7 @@ class T5Generator:
             return []
         spec = self.task(task)
         allowed = allowed if allowed is not None and any(t is not None for t in allowed) else None
-        batch = self.tokenizer(
+        batch = self.encode(
             [spec["prefix"] + s for s in sources],
             max_length=spec["max_source_length"],
             truncation=True,
@@ -334,7 +350,7 @@ class T5Generator:
             trie = allowed[row] if allowed is not None else None
             if trie is not None and not trie.accepts(ids):
                 ids = trie.complete_prefix(ids) or []
-            texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
+            texts.append(self.decode(ids))
         return texts
 
     def _constraint(self, allowed: list[OutputTrie | None]):
@@ -364,7 +380,7 @@ class T5Generator:
     def health(self) -> dict:
         """A one-token forward pass on the model's device, timed."""
         started = time.perf_counter()
-        ids = self.tokenizer("건강", return_tensors="pt").input_ids.to(self.device)
+        ids = self.encode("건강", return_tensors="pt").input_ids.to(self.device)
         start = torch.full((1, 1), self.model.config.decoder_start_token_id, device=self.device)
         self.model(input_ids=ids, decoder_input_ids=start)
         return {"name": self.name, "device": str(self.device), "dtype": str(self.model.dtype),

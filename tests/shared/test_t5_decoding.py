@@ -5,6 +5,7 @@ text is committed).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,32 @@ def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inp
     [answer] = capped.generate("classify", [sources[2]], [long_trie])
     ids = gen.tokenizer(answer.text, add_special_tokens=False).input_ids
     assert answer.text and long_trie.accepts(ids) and len(ids) <= 9
+
+
+def test_the_tokenizer_is_safe_to_share_between_request_threads_and_a_batch_worker(gen):
+    """Request threads measure sources (no padding) while a batch worker pads a batch: a fast tokenizer
+    keeps those settings as shared state, and without the lock a padded batch came out ragged."""
+    long_text, short_text = "툴젠 유전자 치료제 " * 200, "툴젠"
+    errors: list[BaseException] = []
+
+    def measure() -> None:
+        for _ in range(40):
+            assert gen.source_lengths("classify", [long_text, short_text])[0] == gen.task("classify")["max_source_length"]
+
+    def pad() -> None:
+        for _ in range(40):
+            batch = gen.encode([long_text, short_text], max_length=64, truncation=True, padding=True, return_tensors="pt")
+            assert tuple(batch.input_ids.shape) == (2, 64)
+
+    def run(work) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (measure, pad) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
