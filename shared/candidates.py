@@ -427,8 +427,10 @@ def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int
 
 def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None) -> str:
     """Title and sentence, after what they share (``공통: ``), the plainest evidence that they are about
-    the same thing: the title words the sentence contains and, with the matcher (as the shipped model
-    was trained), the stocks and themes they share (``shared_subjects``)."""
+    the same thing: the title words the sentence contains and, with the matcher (given to models whose
+    ``theme_model.json`` says ``"inputs": "hints"``), the stocks and themes they share
+    (``shared_subjects``; the shipped model was trained on the words alone and reads them the same way,
+    docs/models.md)."""
     common = shared_words(title, sentence)
     if matcher is not None:
         common += [s for s in shared_subjects(title, sentence, matcher) if s not in common]

@@ -330,9 +330,10 @@ class T5Generator:
     def answer_limit(self, task: str, allowed: list[OutputTrie | None] | None) -> int:
         """The most tokens an answer may have (end token excluded): the task's ``max_target_length``, or
         the model's ``decoding.max_new_tokens`` for the task when smaller (with renormalised decoding a
-        chain of forced pairs can always grow: measured, answers past 32 tokens only repeat stocks with
-        other themes), or, when every input is constrained, the longest answer any of the tries allows."""
-        limit = int(self.task(task)["max_target_length"])
+        chain of forced pairs can always grow; docs/performance.md measures what a cap costs), or, when
+        every input is constrained, the longest answer any of the tries allows. ``max_target_length``
+        counts the end token, as in training."""
+        limit = int(self.task(task)["max_target_length"]) - 1
         cap = self.meta.get("decoding", {}).get("max_new_tokens", {}).get(task)
         if cap:
             limit = min(limit, int(cap))
@@ -343,10 +344,11 @@ class T5Generator:
     def _texts(self, sequences: torch.Tensor, allowed: list[OutputTrie | None] | None) -> list[str]:
         """Decoded answers; a constrained answer cut by the length limit is cut back to the longest whole
         answer it begins with (never half a stock name; its score stays that of the decoded tokens)."""
-        special = set(self.tokenizer.all_special_ids)
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         texts = []
         for row, seq in enumerate(sequences.tolist()):
-            ids = [t for t in seq if t not in special]
+            ids = seq[1:]  # after the decoder start token, up to the end token
+            ids = [t for t in (ids[: ids.index(eos)] if eos in ids else ids) if t != pad]
             trie = allowed[row] if allowed is not None else None
             if trie is not None and not trie.accepts(ids):
                 ids = trie.complete_prefix(ids) or []

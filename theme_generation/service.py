@@ -119,7 +119,7 @@ class GenerationService:
         return [_pairs(generations.get(i)) for i in range(len(sentences))]
 
     def _relate(self, title: str, texts: Sequence[str]) -> list[tuple[bool, float]]:
-        matcher = self.matcher if reads_hints(self.relevance_model.meta) else None  # a theme-train model reads them
+        matcher = self.matcher if reads_hints(self.relevance_model.meta) else None  # theme-train models only
         answers: list[tuple[bool, float]] = []
         for chunk in batched(texts, self.batch_size):
             sources = [relevance_source(title, text, matcher) for text in chunk]

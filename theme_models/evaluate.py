@@ -52,6 +52,7 @@ from pathlib import Path
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
                                generate_source, needs_evidence, reads_hints, relevance_source, split_sentences,
                                stock_finder)
+from shared.backends import Backend
 from shared.pairs import parse_pairs
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
@@ -247,8 +248,9 @@ def dev_sets(data_dir: Path, matcher: TfidfMatcher, limit: int | None = None) ->
 
 
 def load_model(model_dir: Path, backend: str) -> T5Generator:
-    """The model as a server would run it on this machine's CPU (``ctranslate2``: its converted copy)."""
-    if backend == "ctranslate2":
+    """The model as a server would run it on this machine's CPU, unbatched (``ctranslate2``: its
+    converted copy)."""
+    if Backend(backend) is Backend.CTRANSLATE2:
         from shared.ct2 import CT2Generator, ct2_dir_for  # ctranslate2 is optional
         return CT2Generator.load(ct2_dir_for(model_dir), "cpu")
     return T5Generator.load(model_dir, "cpu")
@@ -256,7 +258,7 @@ def load_model(model_dir: Path, backend: str) -> T5Generator:
 
 def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, limit: int | None = None,
                    beams: int = 4, relevance_limit: int = 2000, errors_out: Path | None = None,
-                   backend: str = "transformers") -> dict:
+                   backend: str = Backend.TRANSFORMERS.value) -> dict:
     """Scores of every system on every dev set (and relevance accuracies when a model is given)."""
     themes = ThemeList.load(themes_path)
     matcher = TfidfMatcher(themes)
@@ -326,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--errors", type=Path, help="write each system's wrong and missed stocks here")
-    parser.add_argument("--backend", choices=("transformers", "ctranslate2"), default="transformers",
+    parser.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.TRANSFORMERS.value,
                         help="ctranslate2 reads the converted copy <model>-ct2 (`make ct2`)")
     args = parser.parse_args(argv)
     results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors,

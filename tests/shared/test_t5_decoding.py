@@ -51,7 +51,16 @@ def test_beam_cache_gives_exactly_what_reordering_every_layer_gives(gen, matcher
     sentences = [(s, t, article_text(t, b)) for t, b in WRITTEN for s in (t, *b.split(". "))]
     gen_sources = [generate_source(s, t, matcher, text) for s, t, text in sentences]
     gen_tries = [gen.trie(generate_outputs(s, matcher, t, text), chain=True) for s, t, text in sentences]
+    reordered = []
+    own = t5_module._BeamCache.reorder_cache
+
+    def counted(cache, beam_idx):
+        reordered.append(len(beam_idx))
+        own(cache, beam_idx)
+
+    monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", counted)
     fast = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
+    assert reordered  # beam search really went through the cache
     monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", EncoderDecoderCache.reorder_cache)
     slow = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
     for got, expected in zip(fast, slow):
@@ -68,7 +77,7 @@ def test_answer_limit_is_the_smallest_of_task_decoding_cap_and_longest_allowed(g
     assert capped.answer_limit("classify", [tries[0], None]) == 7  # an unconstrained input: no trie bound
     short = gen.trie(["없음"], chain=False)
     assert capped.answer_limit("classify", [short]) == short.longest() < 7
-    assert gen.answer_limit("relevance", None) == gen.task("relevance")["max_target_length"]
+    assert gen.answer_limit("relevance", None) == gen.task("relevance")["max_target_length"] - 1  # end token counted
 
 
 def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inputs):
@@ -77,8 +86,10 @@ def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inp
     assert long_trie.longest() > 9
     meta = {**gen.meta, "decoding": {**gen.meta.get("decoding", {}), "max_new_tokens": {"classify": 9}}}
     capped = T5Generator(gen.model, gen.tokenizer, gen.device, meta, gen.path)
+    [whole] = gen.generate("classify", [sources[2]], [long_trie])
     [answer] = capped.generate("classify", [sources[2]], [long_trie])
-    ids = gen.tokenizer(answer.text, add_special_tokens=False).input_ids
+    ids = gen.encode(answer.text, add_special_tokens=False).input_ids
+    assert len(gen.encode(whole.text, add_special_tokens=False).input_ids) > 9  # the limit really cuts
     assert answer.text and long_trie.accepts(ids) and len(ids) <= 9
 
 
