@@ -409,7 +409,7 @@ def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[list[str], 
 
 
 def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4) -> list[str]:
-    """Listed stocks both name (even by different aliases: 삼성전자 / 삼전), then themes that tie them:
+    """Listed stocks both name (even by different aliases: SK하이닉스 / 하이닉스), then themes that tie them:
     a theme one evidences by keyword that the other evidences too or names a member of (a 반도체
     title and a sentence about SK하이닉스)."""
     title_stocks, title_themes = _subjects(title, matcher, title)

@@ -49,10 +49,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.backends import Backend
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
                                generate_source, needs_evidence, reads_hints, relevance_source, split_sentences,
                                stock_finder)
-from shared.backends import Backend
 from shared.pairs import parse_pairs
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
