@@ -400,11 +400,12 @@ def _keyword_themes(matcher: TfidfMatcher) -> dict[str, tuple[str, ...]]:
     return index
 
 
-def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[list[str], set[str]]:
+@lru_cache(maxsize=256)  # /inference relates every sentence of an article to the same title
+def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """The stocks ``text`` names (in order) and the themes its keywords evidence (outside listed names)."""
-    stocks = list(stock_finder(matcher).find(text, context=f"{title}\n{text}", title=title))
+    stocks = tuple(stock_finder(matcher).find(text, context=f"{title}\n{text}", title=title))
     index = _keyword_themes(matcher)
-    themes = {t for term in matcher._terms.count(evidence_text(text, matcher)) for t in index.get(term, ())}
+    themes = frozenset(t for term in matcher._terms.count(evidence_text(text, matcher)) for t in index.get(term, ()))
     return stocks, themes
 
 
@@ -416,7 +417,7 @@ def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int
     sentence_stocks, sentence_themes = _subjects(sentence, matcher, title)
     members = matcher.themes.themes_of
 
-    def member_themes(stocks: list[str]) -> set[str]:
+    def member_themes(stocks: tuple[str, ...]) -> set[str]:
         return {t for s in stocks for t in members.get(s, ())}
 
     stocks = [s for s in title_stocks if s in sentence_stocks]
