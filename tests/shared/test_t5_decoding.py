@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from transformers import EncoderDecoderCache
+import torch
+from transformers import DynamicCache, EncoderDecoderCache
 
 from shared import t5 as t5_module
 from shared.candidates import article_text, classify_outputs, classify_source, generate_outputs, generate_source
@@ -47,26 +48,48 @@ def classify_inputs(gen, matcher):
     return sources, tries
 
 
-def test_beam_cache_gives_exactly_what_reordering_every_layer_gives(gen, matcher, classify_inputs, monkeypatch):
+def test_decoding_shortcuts_give_exactly_what_transformers_own_decoding_gives(gen, matcher, classify_inputs,
+                                                                            monkeypatch):
+    """The cross-attention cache not reordered (``_BeamCache``) and held once per input
+    (``_SharedCrossCache`` + ``_beam_attention``), and each input encoded alone without padding, against
+    transformers' own cache and one padded encoder call: the same answers, the same scores."""
     sentences = [(s, t, article_text(t, b)) for t, b in WRITTEN for s in (t, *b.split(". "))]
     gen_sources = [generate_source(s, t, matcher, text) for s, t, text in sentences]
     gen_tries = [gen.trie(generate_outputs(s, matcher, t, text), chain=True) for s, t, text in sentences]
-    reordered = []
-    own = t5_module._BeamCache.reorder_cache
+    reordered, stored = [], []
+    own_reorder, own_update = t5_module._BeamCache.reorder_cache, t5_module._SharedCrossCache.update
 
-    def counted(cache, beam_idx):
+    def counted_reorder(cache, beam_idx):
         reordered.append(len(beam_idx))
-        own(cache, beam_idx)
+        own_reorder(cache, beam_idx)
 
-    monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", counted)
+    def counted_update(cache, key_states, *args, **kwargs):
+        stored.append(key_states.shape[0])
+        return own_update(cache, key_states, *args, **kwargs)
+
+    monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", counted_reorder)
+    monkeypatch.setattr(t5_module._SharedCrossCache, "update", counted_update)
     fast = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
-    assert reordered  # beam search really went through the cache
-    monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", EncoderDecoderCache.reorder_cache)
+    assert reordered and stored  # beam search really went through both caches
+    monkeypatch.setattr(t5_module, "_beam_cache", lambda config, beams: EncoderDecoderCache(
+        DynamicCache(config=config), DynamicCache(config=config)))
+    monkeypatch.setattr(T5Generator, "_encoder_states", lambda self, batch: self.model.get_encoder()(**batch))
     slow = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
     for got, expected in zip(fast, slow):
         assert [g.text for g in got] == [g.text for g in expected]
         assert [g.score for g in got] == pytest.approx([g.score for g in expected], abs=1e-5)
     assert any(g.text for g in fast[0])  # the inputs really decode something
+
+
+def test_inputs_encoded_alone_match_a_padded_batch(gen, classify_inputs):
+    sources, _ = classify_inputs
+    batch = gen.encode(sources, max_length=256, truncation=True, padding=True, return_tensors="pt")
+    lengths = batch.attention_mask.sum(dim=1).tolist()
+    assert len(set(lengths)) == len(lengths)  # really padded
+    alone = gen._encoder_states(batch).last_hidden_state
+    padded = gen.model.get_encoder()(**batch).last_hidden_state
+    for row, length in enumerate(lengths):
+        assert torch.allclose(alone[row, :length], padded[row, :length], atol=1e-5)
 
 
 def test_answer_limit_is_the_smallest_of_task_decoding_cap_and_longest_allowed(gen, classify_inputs):
