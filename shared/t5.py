@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,53 +165,93 @@ class _Renormalized(LogitsProcessor):
     """Constrained decoding that renormalises over the allowed tokens (opted into by a model's
     ``theme_model.json``: ``"decoding": {"renormalize": true}``): a token the constraint forces costs
     the search nothing, so a chain of several pairs is not outranked by a short answer for its forced
-    tokens alone. Each step's normaliser (the log-probability of the allowed tokens, per row) is kept,
-    so the reported score can still be the model's own log-probability of the answer."""
+    tokens alone. The search then depends on the allowed tokens' logits only, so it may run over a
+    ``vocabulary`` of those tokens (``_Subset``); the reported score is computed afterwards
+    (``T5Generator._rescore``)."""
 
-    def __init__(self, allowed: list["OutputTrie | None"], num_beams: int) -> None:
+    def __init__(self, allowed: list["OutputTrie | None"], num_beams: int, vocabulary: list[int] | None = None) -> None:
         self.allowed, self.num_beams = allowed, num_beams
-        self.log_norms: list[torch.Tensor] = []
+        self.vocabulary = torch.tensor(vocabulary) if vocabulary is not None else None
+        self.index = {tok: i for i, tok in enumerate(vocabulary)} if vocabulary is not None else None
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, 1:]
+        if self.vocabulary is not None:
+            generated = self.vocabulary.to(generated.device)[generated]
         rows: list[int] = []
         tokens: list[int] = []
         free: list[int] = []  # rows without a constraint
-        for row, ids in enumerate(input_ids[:, 1:].tolist()):  # one copy per step, not one per row
+        for row, ids in enumerate(generated.tolist()):  # one copy per step, not one per row
             trie = self.allowed[row // self.num_beams]
             if trie is None:
                 free.append(row)
                 continue
             options = trie.allowed(ids)
             rows += [row] * len(options)
-            tokens += options
+            tokens += options if self.index is None else [self.index[tok] for tok in options]
         # The normaliser is taken over the allowed entries only (a logsumexp over the whole vocabulary
         # of every row, mostly -inf, was a fifth of a batch's decoding time).
-        log_norm = torch.zeros(scores.shape[0], dtype=scores.dtype, device=scores.device)
         renormalized = torch.full_like(scores, float("-inf"))
         if rows:
             row_ids = torch.tensor(rows, device=scores.device)
             token_ids = torch.tensor(tokens, device=scores.device)
             picked = scores[row_ids, token_ids]
-            top = torch.full_like(log_norm, float("-inf")).scatter_reduce_(0, row_ids, picked, reduce="amax")
+            top = torch.full_like(scores[:, 0], float("-inf")).scatter_reduce_(0, row_ids, picked, reduce="amax")
             top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            sums = torch.zeros_like(log_norm).index_add_(0, row_ids, (picked - top[row_ids]).exp())
-            log_norm[rows] = (sums.log() + top)[rows]
-            renormalized[row_ids, token_ids] = picked - log_norm[row_ids]
+            sums = torch.zeros_like(top).index_add_(0, row_ids, (picked - top[row_ids]).exp())
+            renormalized[row_ids, token_ids] = picked - (sums.log() + top)[row_ids]
         if free:
-            log_norm[free] = scores[free].logsumexp(dim=-1)
-            renormalized[free] = scores[free] - log_norm[free, None]
-        self.log_norms.append(log_norm)
+            renormalized[free] = scores[free].log_softmax(dim=-1)
         return renormalized
 
-    def raw_scores(self, out) -> list[float]:
-        """Beam search's length-normalised scores, the normalisers added back along each answer's beams:
-        the model's own length-normalised log-probability, as ``shared.ct2.CT2Generator`` reports it."""
-        norms = torch.stack(self.log_norms, dim=1)  # (rows, steps)
-        beams = out.beam_indices[:, : norms.shape[1]]
-        taken = beams >= 0
-        added = norms.gather(0, beams.clamp(min=0).long())  # [i, t]: the row answer i's beam was on at step t
-        lengths = taken.sum(dim=1).clamp(min=1)
-        return (out.sequences_scores + (added * taken).sum(dim=1) / lengths).tolist()
+
+class _Subset(threading.local):
+    """The output tokens the decoding running on this thread may produce (``ids``; None: all of them).
+
+    A constrained answer can only use the tokens of its tries (~80 of the shipped model's 10,303 for a
+    batch of 16 articles), and with renormalised search the choice depends on their logits alone. So
+    the decoder's output layer computes those logits only, and beam search ranks, sorts and
+    log-softmaxes ~80 columns instead of 10,303: on CPU these were a fifth of a batch's decoding. Tokens
+    are then numbered by their place in ``ids`` (the special tokens keep their ids); the input
+    embedding maps them back. Thread-local because batch workers share one model."""
+
+    ids: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
+
+
+class _SubsetHead(torch.nn.Module):
+    def __init__(self, head: torch.nn.Linear, subset: _Subset) -> None:
+        super().__init__()
+        self.head, self.subset = head, subset
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.subset.ids is None:
+            return self.head(hidden)
+        return torch.nn.functional.linear(hidden, self.subset.weight)
+
+
+class _SubsetEmbedding(torch.nn.Module):
+    def __init__(self, embedding: torch.nn.Embedding, subset: _Subset) -> None:
+        super().__init__()
+        self.embedding, self.subset = embedding, subset
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(ids if self.subset.ids is None else self.subset.ids[ids])
+
+
+def _install_subset(model) -> _Subset | None:
+    """Route the decoder's output layer and input embedding through a ``_Subset`` (once per model); None
+    for a model without the usual T5 layout."""
+    head, decoder = getattr(model, "lm_head", None), getattr(model, "decoder", None)
+    if isinstance(head, _SubsetHead):
+        return head.subset
+    if not isinstance(head, torch.nn.Linear) or head.bias is not None or \
+            not isinstance(getattr(decoder, "embed_tokens", None), torch.nn.Embedding):
+        return None
+    subset = _Subset()
+    model.lm_head = _SubsetHead(head, subset)
+    decoder.embed_tokens = _SubsetEmbedding(decoder.embed_tokens, subset)
+    return subset
 
 
 class _BeamCache(EncoderDecoderCache):
@@ -227,29 +268,29 @@ class _BeamCache(EncoderDecoderCache):
 
 
 
-class _SharedCrossCache(DynamicCache):
-    """The cross-attention half of a beam search's cache, holding each input's encoder keys and values
-    once instead of once per beam (transformers expands the encoder states to every beam; the copies are
-    identical, and reading them was most of a decoding step for a batch). ``_beam_attention`` attends the
-    beams of one input to the one copy."""
+def _beam_cache(model, states: torch.Tensor) -> EncoderDecoderCache:
+    """The cache a beam search over ``states`` (the encoder's output, one row per input) starts from.
 
-    def __init__(self, config, beams: int) -> None:
-        super().__init__(config=config)
-        self.beams = beams
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
-        return super().update(key_states[:: self.beams].contiguous(), value_states[:: self.beams].contiguous(),
-                              layer_idx, *args, **kwargs)
-
-
-def _beam_cache(decoder_config, beams: int) -> EncoderDecoderCache:
-    """The cache ``T5Generator.generate`` gives a beam search."""
-    return _BeamCache(DynamicCache(config=decoder_config), _SharedCrossCache(decoder_config, beams))
+    Its cross-attention half is filled here with each input's keys and values, once: transformers would
+    compute them at the first step from the encoder states it has copied to every beam (with 4 beams,
+    four times the projections, a sixth of a batch's decoding on CPU) and keep every copy, which each
+    step then reads. ``_beam_attention`` lets the beams of an input share the one copy. A model without
+    T5's layers gets transformers' own cache."""
+    config = model.config.get_text_config(decoder=True)
+    cross = DynamicCache(config=config)
+    for index, block in enumerate(getattr(getattr(model, "decoder", None), "block", [])):
+        attention = getattr(block.layer[1], "EncDecAttention", None) if len(block.layer) > 2 else None
+        if attention is None:
+            return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+        shape = (*states.shape[:2], attention.n_heads, attention.key_value_proj_dim)
+        cross.update(attention.k(states).view(shape).transpose(1, 2),
+                     attention.v(states).view(shape).transpose(1, 2), index)
+    return _BeamCache(DynamicCache(config=config), cross)  # filled layers count as computed
 
 
 def _beam_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask, **kwargs):
     """transformers' sdpa attention, except when the keys and values are held once per input
-    (``_SharedCrossCache``) while the queries come once per beam: the beams of an input (rows
+    (``_beam_cache``) while the queries come once per beam: the beams of an input (rows
     ``i * beams ... i * beams + beams - 1``, transformers' layout) then query their input's keys together."""
     rows, inputs = query.shape[0], key.shape[0]
     if rows == inputs:
@@ -276,6 +317,7 @@ class T5Generator:
         self.model, self.tokenizer, self.device, self.meta, self.path = model, tokenizer, device, meta, path
         self.name = meta.get("name") or path.name
         self._tokenizer_lock = threading.Lock()
+        self._subset = _install_subset(model) if isinstance(model, torch.nn.Module) else None
         self._sep_ids = self.encode(PAIR_SEP.strip(), add_special_tokens=False).input_ids
 
     @classmethod
@@ -357,33 +399,80 @@ class T5Generator:
         ).to(self.device)
         kwargs = {}
         decoding = self.meta.get("decoding", {})
-        processor = None
-        if allowed is not None:
-            if decoding.get("renormalize"):
-                processor = _Renormalized(allowed, max(1, num_beams))
-                kwargs["logits_processor"] = LogitsProcessorList([processor])
-            else:
-                kwargs["prefix_allowed_tokens_fn"] = self._constraint(allowed)
+        renormalized = allowed is not None and bool(decoding.get("renormalize")) and num_beams > 1
+        vocabulary = self._vocabulary(allowed) if renormalized else None
+        if renormalized:
+            kwargs["logits_processor"] = LogitsProcessorList([_Renormalized(allowed, num_beams, vocabulary)])
+        elif allowed is not None:
+            kwargs["prefix_allowed_tokens_fn"] = self._constraint(allowed)
         if num_beams > 1:
             kwargs.update(num_beams=num_beams, length_penalty=1.0,
                           early_stopping=decoding.get("early_stopping", True))
-            kwargs["past_key_values"] = _beam_cache(self.model.config.get_text_config(decoder=True), num_beams)
-        out = self.model.generate(
-            encoder_outputs=self._encoder_states(batch),
-            attention_mask=batch.attention_mask,
-            do_sample=False,
-            max_new_tokens=self.answer_limit(task, allowed) + 1,  # + the end token
-            output_scores=True,
-            output_logits=num_beams == 1,
-            return_dict_in_generate=True,
-            **kwargs,
-        )
-        texts = self._texts(out.sequences, allowed)
-        if processor is not None and num_beams > 1 and out.sequences_scores is not None:
-            scores = processor.raw_scores(out)
-        else:
-            scores = self._scores(out, num_beams)
-        return [Generation(t, float(s)) for t, s in zip(texts, scores)]
+        states = self._encoder_states(batch)
+        if num_beams > 1:
+            kwargs["past_key_values"] = _beam_cache(self.model, states.last_hidden_state)
+        with self._only(vocabulary):
+            out = self.model.generate(
+                encoder_outputs=BaseModelOutput(last_hidden_state=states.last_hidden_state),  # generate expands its copy
+                attention_mask=batch.attention_mask,
+                do_sample=False,
+                max_new_tokens=self.answer_limit(task, allowed) + 1,  # + the end token
+                output_scores=True,
+                output_logits=num_beams == 1,
+                return_dict_in_generate=True,
+                **kwargs,
+            )
+        sequences = out.sequences if vocabulary is None else torch.tensor(vocabulary)[out.sequences.cpu()]
+        answers = self._answers(sequences, allowed)
+        # Renormalised search scores are not the model's log-probabilities: score the answers themselves.
+        scores = self._rescore(states, batch.attention_mask, answers) if renormalized else self._scores(out, num_beams)
+        return [Generation(self.decode(ids), float(score)) for ids, score in zip(answers, scores)]
+
+    def _vocabulary(self, allowed: list[OutputTrie | None]) -> list[int] | None:
+        """The output tokens a batch's answers can use, special tokens first at their own ids; None when
+        an input is unconstrained or the model has no ``_Subset``."""
+        if self._subset is None or any(t is None for t in allowed):
+            return None
+        config = self.model.generation_config
+        specials = [i for i in (config.decoder_start_token_id, config.eos_token_id, config.pad_token_id)
+                    if isinstance(i, int)]
+        if not specials or max(specials) > 8:  # not T5's layout (pad/start 0, end 1): leave the vocabulary whole
+            return None
+        fixed = list(range(max(specials) + 1))
+        used = {tok for trie in allowed for seq in trie.sequences for tok in seq}  # type: ignore[union-attr]
+        used.update(allowed[0].sep)  # type: ignore[union-attr]
+        return fixed + sorted(used - set(fixed))
+
+    @contextmanager
+    def _only(self, vocabulary: list[int] | None):
+        """Decode over ``vocabulary`` only, on this thread (``_Subset``)."""
+        if vocabulary is None:
+            yield
+            return
+        ids = torch.tensor(vocabulary, device=self.device)
+        self._subset.ids, self._subset.weight = ids, self.model.lm_head.head.weight[ids]
+        try:
+            yield
+        finally:
+            self._subset.ids = self._subset.weight = None
+
+    @torch.inference_mode()
+    def _rescore(self, states: BaseModelOutput, mask: torch.Tensor, answers: list[list[int]]) -> list[float]:
+        """Each answer's length-normalised log-probability (end token included; the same as beam search's
+        score with length penalty 1 and as CTranslate2's), by one forced decoding pass."""
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        width = max(len(a) for a in answers) + 1
+        targets = torch.full((len(answers), width), pad, dtype=torch.long)
+        for row, ids in enumerate(answers):
+            targets[row, : len(ids) + 1] = torch.tensor([*ids, eos])
+        start = torch.full((len(answers), 1), self.model.config.decoder_start_token_id, dtype=torch.long)
+        targets = targets.to(self.device)
+        logits = self.model(encoder_outputs=states, attention_mask=mask, use_cache=False,
+                            decoder_input_ids=torch.cat([start.to(self.device), targets[:, :-1]], dim=1)).logits
+        logprobs = logits.float().log_softmax(dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        lengths = torch.tensor([len(a) + 1 for a in answers], device=self.device)
+        keep = torch.arange(width, device=self.device)[None, :] < lengths[:, None]
+        return ((logprobs * keep).sum(dim=1) / lengths).tolist()
 
     def _encoder_states(self, batch) -> BaseModelOutput:
         """The encoder's output for a padded batch. On CPU each input is encoded alone, without padding:
@@ -413,19 +502,19 @@ class T5Generator:
             limit = min(limit, max(t.longest() for t in allowed))  # type: ignore[union-attr]
         return max(1, limit)
 
-    def _texts(self, sequences: torch.Tensor, allowed: list[OutputTrie | None] | None) -> list[str]:
-        """Decoded answers; a constrained answer cut by the length limit is cut back to the longest whole
-        answer it begins with (never half a stock name; its score stays that of the decoded tokens)."""
+    def _answers(self, sequences: torch.Tensor, allowed: list[OutputTrie | None] | None) -> list[list[int]]:
+        """The answers' token ids; a constrained answer cut by the length limit is cut back to the longest
+        whole answer it begins with (never half a stock name)."""
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        texts = []
+        answers = []
         for row, seq in enumerate(sequences.tolist()):
             ids = seq[1:]  # after the decoder start token, up to the end token
             ids = [t for t in (ids[: ids.index(eos)] if eos in ids else ids) if t != pad]
             trie = allowed[row] if allowed is not None else None
             if trie is not None and not trie.accepts(ids):
                 ids = trie.complete_prefix(ids) or []
-            texts.append(self.decode(ids))
-        return texts
+            answers.append(ids)
+        return answers
 
     def _constraint(self, allowed: list[OutputTrie | None]):
         vocab = list(range(len(self.tokenizer)))

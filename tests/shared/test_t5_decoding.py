@@ -50,29 +50,40 @@ def classify_inputs(gen, matcher):
 
 def test_decoding_shortcuts_give_exactly_what_transformers_own_decoding_gives(gen, matcher, classify_inputs,
                                                                             monkeypatch):
-    """The cross-attention cache not reordered (``_BeamCache``) and held once per input
-    (``_SharedCrossCache`` + ``_beam_attention``), and each input encoded alone without padding, against
-    transformers' own cache and one padded encoder call: the same answers, the same scores."""
+    """The cross-attention cache not reordered (``_BeamCache``), computed and held once per input
+    (``_beam_cache`` + ``_beam_attention``), each input encoded alone without padding, and the
+    output layer computing only the tries' tokens (``_Subset``), against transformers' own cache, one
+    padded encoder call and the whole vocabulary: the same answers, the same scores."""
     sentences = [(s, t, article_text(t, b)) for t, b in WRITTEN for s in (t, *b.split(". "))]
     gen_sources = [generate_source(s, t, matcher, text) for s, t, text in sentences]
     gen_tries = [gen.trie(generate_outputs(s, matcher, t, text), chain=True) for s, t, text in sentences]
-    reordered, stored = [], []
-    own_reorder, own_update = t5_module._BeamCache.reorder_cache, t5_module._SharedCrossCache.update
+    reordered, caches, columns = [], [], []
+    own_reorder, own_cache = t5_module._BeamCache.reorder_cache, t5_module._beam_cache
+    own_head = t5_module._SubsetHead.forward
 
     def counted_reorder(cache, beam_idx):
         reordered.append(len(beam_idx))
         own_reorder(cache, beam_idx)
 
-    def counted_update(cache, key_states, *args, **kwargs):
-        stored.append(key_states.shape[0])
-        return own_update(cache, key_states, *args, **kwargs)
+    def kept_cache(model, states):
+        caches.append((len(states), own_cache(model, states)))
+        return caches[-1][1]
+
+    def counted_head(head, hidden):
+        logits = own_head(head, hidden)
+        columns.append(logits.shape[-1])
+        return logits
 
     monkeypatch.setattr(t5_module._BeamCache, "reorder_cache", counted_reorder)
-    monkeypatch.setattr(t5_module._SharedCrossCache, "update", counted_update)
+    monkeypatch.setattr(t5_module, "_beam_cache", kept_cache)
+    monkeypatch.setattr(t5_module._SubsetHead, "forward", counted_head)
     fast = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
-    assert reordered and stored  # beam search really went through both caches
-    monkeypatch.setattr(t5_module, "_beam_cache", lambda config, beams: EncoderDecoderCache(
-        DynamicCache(config=config), DynamicCache(config=config)))
+    assert reordered  # beam search really went through the cache
+    assert caches and all(cache.cross_attention_cache.layers[0].keys.shape[0] == inputs for inputs, cache in caches)
+    assert min(columns) < len(gen.tokenizer) // 10  # and over a small vocabulary
+    monkeypatch.setattr(T5Generator, "_vocabulary", lambda self, allowed: None)
+    monkeypatch.setattr(t5_module, "_beam_cache", lambda model, states: EncoderDecoderCache(
+        DynamicCache(config=model.config), DynamicCache(config=model.config)))
     monkeypatch.setattr(T5Generator, "_encoder_states", lambda self, batch: self.model.get_encoder()(**batch))
     slow = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
     for got, expected in zip(fast, slow):
@@ -114,6 +125,13 @@ def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inp
     ids = gen.encode(answer.text, add_special_tokens=False).input_ids
     assert len(gen.encode(whole.text, add_special_tokens=False).input_ids) > 9  # the limit really cuts
     assert answer.text and long_trie.accepts(ids) and len(ids) <= 9
+    # its score is the model's own for the answer returned (end token included), not for the cut chain
+    source_ids = gen.encode(gen.task("classify")["prefix"] + sources[2], max_length=384, truncation=True,
+                            return_tensors="pt").input_ids
+    labels = torch.tensor([[*ids, gen.tokenizer.eos_token_id]])
+    with torch.inference_mode():
+        loss = capped.model(input_ids=source_ids, labels=labels).loss
+    assert answer.score == pytest.approx(-loss.item(), abs=1e-4)
 
 
 def test_the_tokenizer_is_safe_to_share_between_request_threads_and_a_batch_worker(gen):
