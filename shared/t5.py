@@ -467,12 +467,19 @@ class T5Generator:
             targets[row, : len(ids) + 1] = torch.tensor([*ids, eos])
         start = torch.full((len(answers), 1), self.model.config.decoder_start_token_id, dtype=torch.long)
         targets = targets.to(self.device)
-        logits = self.model(encoder_outputs=states, attention_mask=mask, use_cache=False,
-                            decoder_input_ids=torch.cat([start.to(self.device), targets[:, :-1]], dim=1)).logits
-        logprobs = logits.float().log_softmax(dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        config = self.model.config
+        hidden = self.model.decoder(input_ids=torch.cat([start.to(self.device), targets[:, :-1]], dim=1),
+                                    encoder_hidden_states=states.last_hidden_state, encoder_attention_mask=mask,
+                                    use_cache=False).last_hidden_state
+        if getattr(config, "scale_decoder_outputs", config.tie_word_embeddings):  # as T5ForConditionalGeneration
+            hidden = hidden * config.d_model ** -0.5
         lengths = torch.tensor([len(a) + 1 for a in answers], device=self.device)
         keep = torch.arange(width, device=self.device)[None, :] < lengths[:, None]
-        return ((logprobs * keep).sum(dim=1) / lengths).tolist()
+        # The output layer only at the answers' positions (padding was more than half of them).
+        logprobs = self.model.lm_head(hidden[keep]).float().log_softmax(dim=-1)
+        logprobs = logprobs.gather(-1, targets[keep].unsqueeze(-1)).squeeze(-1)
+        rows = torch.arange(len(answers), device=self.device)[:, None].expand_as(keep)[keep]
+        return (torch.zeros(len(answers), device=self.device).index_add_(0, rows, logprobs) / lengths).tolist()
 
     def _encoder_states(self, batch) -> BaseModelOutput:
         """The encoder's output for a padded batch. On CPU each input is encoded alone, without padding:
