@@ -267,7 +267,6 @@ class _BeamCache(EncoderDecoderCache):
         self.self_attention_cache.reorder_cache(beam_idx)
 
 
-
 def _beam_cache(model, states: torch.Tensor) -> EncoderDecoderCache:
     """The cache a beam search over ``states`` (the encoder's output, one row per input) starts from.
 
@@ -436,9 +435,9 @@ class T5Generator:
         config = self.model.generation_config
         specials = [i for i in (config.decoder_start_token_id, config.eos_token_id, config.pad_token_id)
                     if isinstance(i, int)]
-        if not specials or max(specials) > 8:  # not T5's layout (pad/start 0, end 1): leave the vocabulary whole
+        if not specials:
             return None
-        fixed = list(range(max(specials) + 1))
+        fixed = list(range(max(specials) + 1))  # generate knows them by their ids (T5: pad/start 0, end 1)
         used = {tok for trie in allowed for seq in trie.sequences for tok in seq}  # type: ignore[union-attr]
         used.update(allowed[0].sep)  # type: ignore[union-attr]
         return fixed + sorted(used - set(fixed))

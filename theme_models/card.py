@@ -40,6 +40,10 @@ training loss {loss}.
 
 ## Dev metrics
 
+Measured when the model was trained, with the suite's code of that day; the same weights score
+differently as decoding and inputs improve, so run the command for today's numbers (the README
+table is kept current).
+
 ```
 theme-eval --model {export}
 ```

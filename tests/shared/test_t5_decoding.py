@@ -92,6 +92,27 @@ def test_decoding_shortcuts_give_exactly_what_transformers_own_decoding_gives(ge
     assert any(g.text for g in fast[0])  # the inputs really decode something
 
 
+def test_two_threads_decoding_at_once_get_what_each_gets_alone(gen, classify_inputs):
+    """Batch workers share one model; the output layer's token subset is per thread."""
+    sources, tries = classify_inputs
+    jobs = [([sources[0]], [tries[0]]), (sources[1:], tries[1:])]
+    alone = [gen.generate("classify", *job) for job in jobs]
+    results: dict[int, list] = {}
+
+    def run(index: int) -> None:
+        results[index] = [gen.generate("classify", *jobs[index]) for _ in range(4)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, expected in enumerate(alone):
+        for got in results[index]:
+            assert [g.text for g in got] == [g.text for g in expected]
+            assert [g.score for g in got] == pytest.approx([g.score for g in expected], abs=1e-5)
+
+
 def test_inputs_encoded_alone_match_a_padded_batch(gen, classify_inputs):
     sources, _ = classify_inputs
     batch = gen.encode(sources, max_length=256, truncation=True, padding=True, return_tensors="pt")
