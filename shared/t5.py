@@ -189,20 +189,10 @@ class _Renormalized(LogitsProcessor):
             options = trie.allowed(ids)
             rows += [row] * len(options)
             tokens += options if self.index is None else [self.index[tok] for tok in options]
-        # The normaliser is taken over the allowed entries only (a logsumexp over the whole vocabulary
-        # of every row, mostly -inf, was a fifth of a batch's decoding time).
-        renormalized = torch.full_like(scores, float("-inf"))
-        if rows:
-            row_ids = torch.tensor(rows, device=scores.device)
-            token_ids = torch.tensor(tokens, device=scores.device)
-            picked = scores[row_ids, token_ids]
-            top = torch.full_like(scores[:, 0], float("-inf")).scatter_reduce_(0, row_ids, picked, reduce="amax")
-            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            sums = torch.zeros_like(top).index_add_(0, row_ids, (picked - top[row_ids]).exp())
-            renormalized[row_ids, token_ids] = picked - (sums.log() + top)[row_ids]
-        if free:
-            renormalized[free] = scores[free].log_softmax(dim=-1)
-        return renormalized
+        mask = torch.full_like(scores, float("-inf"))  # ~80 columns under a _Subset, so this is cheap
+        mask[rows, tokens] = 0
+        mask[free] = 0
+        return (scores + mask).log_softmax(dim=-1)
 
 
 class _Subset(threading.local):
@@ -274,8 +264,11 @@ def _beam_cache(model, states: torch.Tensor) -> EncoderDecoderCache:
     compute them at the first step from the encoder states it has copied to every beam (with 4 beams,
     four times the projections, a sixth of a batch's decoding on CPU) and keep every copy, which each
     step then reads. ``_beam_attention`` lets the beams of an input share the one copy. A model without
-    T5's layers gets transformers' own cache."""
+    T5's layers, or not loaded with that attention (``T5Generator.load`` does), gets transformers' own
+    cache."""
     config = model.config.get_text_config(decoder=True)
+    if getattr(model.config, "_attn_implementation", None) != BEAM_ATTENTION:  # loaded elsewhere, without it
+        return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
     cross = DynamicCache(config=config)
     for index, block in enumerate(getattr(getattr(model, "decoder", None), "block", [])):
         attention = getattr(block.layer[1], "EncDecAttention", None) if len(block.layer) > 2 else None
@@ -300,6 +293,7 @@ def _beam_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     grouped = query.reshape(inputs, beams, heads, dim).transpose(1, 2)  # (inputs, heads, beams, dim)
     mask = attention_mask[::beams] if attention_mask is not None else None
+    kwargs["is_causal"] = False  # the beams sit on the query axis: they must not mask each other
     out, _ = sdpa_attention_forward(module, grouped, key, value, mask, **kwargs)  # (inputs, beams, heads, dim)
     return out.reshape(rows, 1, heads, dim), None
 
@@ -310,7 +304,11 @@ AttentionMaskInterface.register(BEAM_ATTENTION, sdpa_mask)  # masks as for sdpa
 
 
 class T5Generator:
-    """One T5 model and its tokenizer on one device."""
+    """One T5 model and its tokenizer on one device.
+
+    The model is changed in place for decoding: its output layer and decoder input embedding are
+    wrapped (``_Subset``; the state dict's names change, and it can no longer be deep-copied), and
+    ``load`` gives it ``_beam_attention``. Serve it; train or save a fresh copy."""
 
     def __init__(self, model, tokenizer, device: torch.device, meta: dict, path: Path) -> None:
         self.model, self.tokenizer, self.device, self.meta, self.path = model, tokenizer, device, meta, path
@@ -416,7 +414,7 @@ class T5Generator:
                 attention_mask=batch.attention_mask,
                 do_sample=False,
                 max_new_tokens=self.answer_limit(task, allowed) + 1,  # + the end token
-                output_scores=True,
+                output_scores=not renormalized,  # those answers are scored afterwards
                 output_logits=num_beams == 1,
                 return_dict_in_generate=True,
                 **kwargs,
@@ -432,14 +430,16 @@ class T5Generator:
         an input is unconstrained or the model has no ``_Subset``."""
         if self._subset is None or any(t is None for t in allowed):
             return None
-        config = self.model.generation_config
-        specials = [i for i in (config.decoder_start_token_id, config.eos_token_id, config.pad_token_id)
-                    if isinstance(i, int)]
+        config, tokenizer = self.model.generation_config, self.tokenizer
+        specials: list[int] = []
+        for ids in (config.decoder_start_token_id, config.eos_token_id, config.pad_token_id,
+                    tokenizer.eos_token_id, tokenizer.pad_token_id):
+            specials += ids if isinstance(ids, list) else [ids] if isinstance(ids, int) else []
         if not specials:
             return None
         fixed = list(range(max(specials) + 1))  # generate knows them by their ids (T5: pad/start 0, end 1)
         used = {tok for trie in allowed for seq in trie.sequences for tok in seq}  # type: ignore[union-attr]
-        used.update(allowed[0].sep)  # type: ignore[union-attr]
+        used |= {tok for trie in allowed for tok in (*trie.sep, trie.eos)}  # type: ignore[union-attr]
         return fixed + sorted(used - set(fixed))
 
     @contextmanager
@@ -458,7 +458,8 @@ class T5Generator:
     @torch.inference_mode()
     def _rescore(self, states: BaseModelOutput, mask: torch.Tensor, answers: list[list[int]]) -> list[float]:
         """Each answer's length-normalised log-probability (end token included; the same as beam search's
-        score with length penalty 1 and as CTranslate2's), by one forced decoding pass."""
+        score with length penalty 1 and as CTranslate2's), by one forced decoding pass. An answer cut by
+        the length limit is scored as the answer returned, as if it ended there."""
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         width = max(len(a) for a in answers) + 1
         targets = torch.full((len(answers), width), pad, dtype=torch.long)

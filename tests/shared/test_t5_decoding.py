@@ -39,6 +39,17 @@ def matcher():
     return TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
 
 
+def forced_score(gen, task: str, source: str, text: str) -> float:
+    """The model's length-normalised log-probability of ``text`` (end token included), from transformers'
+    own loss: an independent check of the scores ``generate`` reports."""
+    spec = gen.task(task)
+    source_ids = gen.encode(spec["prefix"] + source, max_length=spec["max_source_length"], truncation=True,
+                            return_tensors="pt").input_ids
+    labels = torch.tensor([[*gen.encode(text, add_special_tokens=False).input_ids, gen.tokenizer.eos_token_id]])
+    with torch.inference_mode():
+        return -gen.model(input_ids=source_ids, labels=labels).loss.item()
+
+
 @pytest.fixture(scope="module")
 def classify_inputs(gen, matcher):
     title, body = article()
@@ -90,6 +101,9 @@ def test_decoding_shortcuts_give_exactly_what_transformers_own_decoding_gives(ge
         assert [g.text for g in got] == [g.text for g in expected]
         assert [g.score for g in got] == pytest.approx([g.score for g in expected], abs=1e-5)
     assert any(g.text for g in fast[0])  # the inputs really decode something
+    for task, sources, answers in (("classify", classify_inputs[0], fast[0]), ("generate", gen_sources, fast[1])):
+        for source, answer in zip(sources, answers):
+            assert answer.score == pytest.approx(forced_score(gen, task, source, answer.text), abs=1e-4)
 
 
 def test_two_threads_decoding_at_once_get_what_each_gets_alone(gen, classify_inputs):
@@ -147,12 +161,7 @@ def test_an_answer_cut_by_the_limit_is_cut_back_to_whole_pairs(gen, classify_inp
     assert len(gen.encode(whole.text, add_special_tokens=False).input_ids) > 9  # the limit really cuts
     assert answer.text and long_trie.accepts(ids) and len(ids) <= 9
     # its score is the model's own for the answer returned (end token included), not for the cut chain
-    source_ids = gen.encode(gen.task("classify")["prefix"] + sources[2], max_length=384, truncation=True,
-                            return_tensors="pt").input_ids
-    labels = torch.tensor([[*ids, gen.tokenizer.eos_token_id]])
-    with torch.inference_mode():
-        loss = capped.model(input_ids=source_ids, labels=labels).loss
-    assert answer.score == pytest.approx(-loss.item(), abs=1e-4)
+    assert answer.score == pytest.approx(forced_score(gen, "classify", sources[2], answer.text), abs=1e-4)
 
 
 def test_the_tokenizer_is_safe_to_share_between_request_threads_and_a_batch_worker(gen):
