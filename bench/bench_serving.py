@@ -47,7 +47,7 @@ ARTICLES = ROOT.parent / "shared" / "data" / "news_naver_finance_2025" / "articl
 PREFIX = "THEME_CLASSIFICATION"
 CORES = os.cpu_count() or 1
 CONFIGS = {
-    "naive": {"BATCHING": "false", "BACKEND": "transformers", "THREADS": "8"},
+    "naive": {"BATCHING": "false", "BACKEND": "transformers", "THREADS": "8", "PROCESSES": "1"},
     "batched": {"BATCHING": "true", "BACKEND": "transformers"},
     "batched-ct2": {"BATCHING": "true", "BACKEND": "ctranslate2"},
 }

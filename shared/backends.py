@@ -31,8 +31,9 @@ GENERATOR_DEFAULTS: dict[str, Any] = {
     "CT2_COMPUTE_TYPE": "default",  # default: int8 on CPU, float16 on CUDA
     "CT2_THREADS": 0,  # CTranslate2 intra-op threads per batch worker; 0: cores / BATCH_WORKERS
     "TORCH_THREADS": 0,  # torch intra-op threads; 0: cores / BATCH_WORKERS (torch's default without batching)
+    "PROCESSES": 2,  # server processes, each with its own models and batcher (one Python lock each)
     "BATCHING": True,
-    "BATCH_WORKERS": 2,  # batches in flight at once
+    "BATCH_WORKERS": 1,  # batches in flight at once per process
     "MAX_BATCH_SIZE": 16,
     "MAX_BATCH_TOKENS": 0,
     "MAX_WAIT_MS": 10.0,
@@ -54,13 +55,14 @@ def serving_threads(config: Mapping[str, Any]) -> int:
 
 
 def intra_threads(config: Mapping[str, Any], key: str) -> int:
-    """Threads per model call: the setting, or the cores shared among the batch workers (0 without
-    batching: the engine's own default)."""
+    """Threads per model call: the setting, or the cores shared among the processes' batch workers
+    (without batching: shared among the processes; one process, the engine's own default)."""
     if int(config[key]) > 0:
         return int(config[key])
+    processes = max(1, int(config["PROCESSES"]))
     if not config["BATCHING"]:
-        return 0
-    return max(1, (os.cpu_count() or 1) // max(1, int(config["BATCH_WORKERS"])))
+        return 0 if processes == 1 else max(1, (os.cpu_count() or 1) // processes)
+    return max(1, (os.cpu_count() or 1) // (processes * max(1, int(config["BATCH_WORKERS"]))))
 
 
 def _torch_threads(config: Mapping[str, Any]) -> Callable[[], None]:

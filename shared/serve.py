@@ -84,15 +84,17 @@ class _Gunicorn(BaseApplication):
             sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning
 
 
-def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, threads: int = 8,
+def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, threads: int = 8, processes: int = 1,
           timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE) -> None:
     """Serve ``build()``'s app on ``host:port`` until SIGTERM or SIGINT, which both stop accepting
     connections and let in-flight requests finish (up to ``graceful_timeout`` seconds). An app that
-    will not build (a model or a store that will not load) stops the server with the cause logged."""
+    will not build (a model or a store that will not load) stops the server with the cause logged.
+    ``processes`` gunicorn workers each build their own app and share the port (each has its own
+    Python lock: a model server's Python work scales with them, not with threads)."""
     configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
     options = {
         "bind": f"{host}:{port}",
-        "workers": 1,
+        "workers": max(1, processes),
         "worker_class": "gthread",
         "threads": threads,
         "timeout": timeout,  # also bounds model loading at start-up
@@ -103,5 +105,5 @@ def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, thread
         "post_worker_init": _post_worker_init,
         "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }
-    logger.info("starting on http://%s:%d with %d threads", host, port, threads)
+    logger.info("starting on http://%s:%d: %d process(es) x %d threads", host, port, max(1, processes), threads)
     _Gunicorn(build, name, options, log_format).run()

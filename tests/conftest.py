@@ -23,6 +23,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_T5 = ROOT / "models" / "theme-t5"
 
 
+MODEL_SERVERS = ("THEME_CLASSIFICATION", "THEME_GENERATION")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +62,8 @@ class Server:
 
 
 def start_server(module: str, prefix: str, log_path: Path, timeout: float = 90.0, **settings) -> Server:
+    if prefix in MODEL_SERVERS:  # one process unless a test asks for more: tests count one batcher's
+        settings.setdefault("PROCESSES", 1)  # work (/health); the pm2 test runs the defaults (two)
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
            f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port)}

@@ -53,4 +53,4 @@ def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
     serve(create_app, "theme_classification", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
-          log_format=LogFormat.PIPE)
+          processes=int(config["PROCESSES"]), log_format=LogFormat.PIPE)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +28,23 @@ class ThemeState:
     source: str  # "default" (shipped) or "uploaded"
 
 
+def _file_version(path: Path) -> tuple[int, int, int] | None:
+    """What changes when ``path`` is replaced (uploads rename a new file over it), or None if absent."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 class ClassificationService:
+    """Several server processes may share ``data_dir``: a list one of them accepts is written there, and
+    each of the others loads it at its next request (``current``)."""
+
     def __init__(self, t5: T5Generator, state: ThemeState, data_dir: Path, num_beams: int = 4) -> None:
         self.t5, self.state, self.data_dir, self.num_beams = t5, state, data_dir, num_beams
         self._upload_lock = threading.Lock()
+        self._version = _file_version(data_dir / ACTIVE_LIST)
 
     @staticmethod
     def load_themes(data_dir: Path, default_list: Path) -> ThemeState:
@@ -45,8 +59,26 @@ class ClassificationService:
         logger.info("theme list %s: %d pairs, %d themes", path, len(themes), len(themes.themes))
         return ThemeState(themes, TfidfMatcher(themes), source)
 
+    def current(self) -> ThemeState:
+        """The active theme list, reloaded first if another process has accepted an upload since (one
+        ``stat`` per request; the reload, once per upload, costs what building the matcher costs)."""
+        version = _file_version(self.data_dir / ACTIVE_LIST)
+        if version is None or version == self._version:
+            return self.state
+        with self._upload_lock:
+            if version != self._version:
+                try:
+                    themes = ThemeList.load(self.data_dir / ACTIVE_LIST)
+                    self.state = ThemeState(themes, TfidfMatcher(themes), "uploaded")
+                    logger.info("theme list %s changed: %d pairs, %d themes", self.data_dir / ACTIVE_LIST,
+                                len(themes), len(themes.themes))
+                except Exception:  # noqa: BLE001 - it was valid when accepted; keep serving the last one
+                    logger.exception("could not reload %s; the previous list stays active", self.data_dir / ACTIVE_LIST)
+                self._version = version
+        return self.state
+
     def t5_inference(self, title: str, body: str, state: ThemeState | None = None) -> list[dict]:
-        matcher = (state or self.state).matcher
+        matcher = (state or self.current()).matcher
         outputs = classify_outputs(article_text(title, body), matcher)
         if len(outputs) <= 1:  # only 없음: no listed stock in the text, nothing to rank
             return []
@@ -57,13 +89,13 @@ class ClassificationService:
         return [{"theme": theme, "stock": stock, "score": score} for theme, stock in parse_pairs(gen.text)]
 
     def tf_inference(self, title: str, body: str, state: ThemeState | None = None) -> list[dict]:
-        return [m.as_dict() for m in (state or self.state).matcher.match(article_text(title, body))]
+        return [m.as_dict() for m in (state or self.current()).matcher.match(article_text(title, body))]
 
     def theme_inference(self, title: str, body: str) -> dict:
         """The T5's stocks, each with the tf pair when the dictionary found it too (else the T5's);
         then the dictionary's stocks the T5 left out that the candidate rules tie to a theme (named in
         the title or twice, or with theme evidence in their own sentences: ``Candidate.tied``)."""
-        state = self.state  # one theme list throughout, even if an upload switches it meanwhile
+        state = self.current()  # one theme list throughout, even if an upload switches it meanwhile
         t5_result = self.t5_inference(title, body, state)
         logger.debug("inference")
         tf_result = self.tf_inference(title, body, state)
@@ -92,6 +124,7 @@ class ClassificationService:
         with self._upload_lock:
             try:
                 themes.save(self.data_dir / ACTIVE_LIST)
+                self._version = _file_version(self.data_dir / ACTIVE_LIST)
             except OSError as exc:
                 logger.error("could not save the theme list to %s: %s", self.data_dir, exc)
                 raise StorageError("The server could not save the theme list (disk full or data directory "
@@ -101,7 +134,7 @@ class ClassificationService:
         return state
 
     def health(self) -> dict:
-        state = self.state
-        return {"status": "ok", "t5": self.t5.health(),
+        state = self.current()
+        return {"status": "ok", "process": os.getpid(), "t5": self.t5.health(),
                 "theme_list": {"pairs": len(state.themes), "themes": len(state.themes.themes),
                                "stocks": len(state.themes.stocks), "source": state.source}}

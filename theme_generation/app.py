@@ -80,4 +80,4 @@ def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_GENERATION")
     serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
-          log_format=LogFormat.DASH)
+          processes=int(config["PROCESSES"]), log_format=LogFormat.DASH)

@@ -118,3 +118,27 @@ def test_concurrent_requests_see_the_old_or_the_new_list_never_a_mix(server):
     for t in threads:
         t.join()
     assert seen and all(answer in expected for answer in seen)
+
+
+def test_a_list_one_process_accepts_is_the_one_every_process_serves(run_server, t5_model_dir, tmp_path):
+    """Two server processes share DATA_DIR: the one that did not take the upload loads it at its next
+    request. Each request opens its own connection, so both processes answer some."""
+    server = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
+                        DATA_DIR=tmp_path / "data", PROCESSES=2)
+
+    def health() -> dict:
+        r = requests.get(server.url + "/health", timeout=30)  # a new connection every time
+        assert r.status_code == 200
+        return r.json()
+
+    before = {health()["process"] for _ in range(40)}
+    assert len(before) == 2  # both processes answer
+    assert upload(server, GENE_LIST.encode("utf-8")).status_code == 200
+    seen = set()
+    for _ in range(40):
+        answer = health()
+        seen.add(answer["process"])
+        assert answer["theme_list"] == {"pairs": 2, "themes": 2, "stocks": 2, "source": "uploaded"}
+        [match] = tf(server)
+        assert (match["theme"], match["stock"]) == ("유전자", "툴젠")
+    assert seen == before
