@@ -143,16 +143,17 @@ class Server:
         return found
 
     def peak_rss_mb(self) -> float:
-        """The largest peak resident set (VmHWM) among the server's processes."""
-        peak = 0
+        """The peak resident sets (VmHWM) of the server's processes (gunicorn master and workers), summed:
+        what the server as a whole may take (each worker process loads its own models)."""
+        total = 0
         for pid in self.pids():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
+                        total += int(line.split()[1])
             except OSError:
                 pass
-        return round(peak / 1024, 1)
+        return round(total / 1024, 1)
 
     def stop(self) -> None:
         if self.process.poll() is None:
