@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from shared.themes import ThemeList
 logger = logging.getLogger(__name__)
 
 ACTIVE_LIST = "themes.csv"
+STALE_UPLOAD_S = 60.0  # an upload writes its temp file and renames it within a second or two
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,13 @@ class ClassificationService:
     def load_themes(data_dir: Path, default_list: Path) -> ThemeState:
         """The last accepted upload when there is one, else the shipped default list."""
         for stale in data_dir.glob(f".{ACTIVE_LIST}.*.tmp"):  # an upload killed between write and rename
-            logger.warning("removing %s, left by an upload that did not finish", stale)
-            stale.unlink(missing_ok=True)
+            try:
+                age = time.time() - stale.stat().st_mtime
+            except OSError:
+                continue
+            if age > STALE_UPLOAD_S:  # a younger one may be another server process's upload in progress
+                logger.warning("removing %s, left by an upload that did not finish", stale)
+                stale.unlink(missing_ok=True)
         path, source = data_dir / ACTIVE_LIST, "uploaded"
         if not path.is_file():
             path, source = default_list, "default"

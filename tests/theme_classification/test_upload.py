@@ -1,5 +1,7 @@
 """/upload: encodings, row-level errors that change nothing, atomic switch, survival across restarts."""
+import os
 import threading
+import time
 
 import pytest
 import requests
@@ -50,11 +52,16 @@ def test_an_accepted_list_is_the_one_loaded_after_a_restart(run_server, t5_model
     assert server.stop() == 0
     stale = server.data_dir / ".themes.csv.k1ll3d.tmp"  # what an upload killed before its rename leaves
     stale.write_text(GENE_LIST, encoding="utf-8")
+    old = time.time() - 3600  # an hour old: not another process's upload in progress
+    os.utime(stale, (old, old))
+    fresh = server.data_dir / ".themes.csv.inprogress.tmp"
+    fresh.write_text(GENE_LIST, encoding="utf-8")
     again = run_server("theme_classification", "THEME_CLASSIFICATION", T5_MODEL_DIR=t5_model_dir,
                        DATA_DIR=server.data_dir)
     health = requests.get(again.url + "/health", timeout=10).json()
     assert health["theme_list"] == {"pairs": 2, "themes": 2, "stocks": 2, "source": "uploaded"}
     assert not stale.exists()
+    assert fresh.exists()  # may be another process's upload, about to be renamed
     [match] = tf(again)
     assert (match["theme"], match["theme_count"]) == ("카티", 7)  # 카티 ×3, CAR-T ×2, 세포치료제 ×2
 
