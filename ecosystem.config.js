@@ -11,7 +11,7 @@ const python = fs.existsSync(venvPython) ? venvPython : "python";
 // and back off instead of restarting a server that cannot start in a tight loop.
 const common = {
   kill_signal: "SIGTERM",
-  treekill: false, // signal gunicorn's master only; it drains its worker
+  treekill: false, // signal gunicorn's master only; it drains its workers
   kill_timeout: 30000,
   min_uptime: "20s",
   max_restarts: 10,

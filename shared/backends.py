@@ -29,9 +29,9 @@ class Backend(str, Enum):
 GENERATOR_DEFAULTS: dict[str, Any] = {
     "BACKEND": Backend.TRANSFORMERS.value,  # transformers | ctranslate2 (needs `make ct2`)
     "CT2_COMPUTE_TYPE": "default",  # default: int8 on CPU, float16 on CUDA
-    "CT2_THREADS": 0,  # CTranslate2 intra-op threads per batch worker; 0: cores / BATCH_WORKERS
-    "TORCH_THREADS": 0,  # torch intra-op threads; 0: cores / BATCH_WORKERS (torch's default without batching)
-    "PROCESSES": 2,  # server processes, each with its own models and batcher (one Python lock each)
+    "CT2_THREADS": 0,  # CTranslate2 intra-op threads per batch worker; 0: see intra_threads
+    "TORCH_THREADS": 0,  # torch intra-op threads per batch worker; 0: see intra_threads
+    "PROCESSES": 0,  # server processes, each with its own models and batcher; 0: 2 on CPU, 1 with a GPU
     "BATCHING": True,
     "BATCH_WORKERS": 1,  # batches in flight at once per process
     "MAX_BATCH_SIZE": 16,
@@ -54,12 +54,26 @@ def serving_threads(config: Mapping[str, Any]) -> int:
     return min(128, running + int(config["MAX_QUEUE"]) + 16)
 
 
+def server_processes(config: Mapping[str, Any]) -> int:
+    """``PROCESSES``, or when it is 0: one with a GPU (each process would hold its own copy of the models,
+    and one batch stream keeps a GPU busy), else two, or one on a one-core machine. A model server's work
+    is mostly Python, which one process runs on one core at a time (docs/performance.md)."""
+    if int(config["PROCESSES"]) > 0:
+        return int(config["PROCESSES"])
+    device = str(config["DEVICE"]).lower()
+    # Not torch.cuda.is_available(): this runs in gunicorn's master before it forks the workers, and
+    # initialising CUDA there would break CUDA in them. The NVIDIA driver's device node says enough.
+    if device == "cuda" or (device == "auto" and Path("/dev/nvidiactl").exists()):
+        return 1
+    return min(2, os.cpu_count() or 1)
+
+
 def intra_threads(config: Mapping[str, Any], key: str) -> int:
     """Threads per model call: the setting, or the cores shared among the processes' batch workers
     (without batching: shared among the processes; one process, the engine's own default)."""
     if int(config[key]) > 0:
         return int(config[key])
-    processes = max(1, int(config["PROCESSES"]))
+    processes = server_processes(config)
     if not config["BATCHING"]:
         return 0 if processes == 1 else max(1, (os.cpu_count() or 1) // processes)
     return max(1, (os.cpu_count() or 1) // (processes * max(1, int(config["BATCH_WORKERS"]))))

@@ -1,9 +1,9 @@
-"""Run a server's Flask app under gunicorn (a production WSGI server), one process, many threads.
+"""Run a server's Flask app under gunicorn (a production WSGI server): ``processes`` workers, many threads.
 
-One worker holds the models, so they are loaded once; ``threads`` serve requests concurrently and
-the model calls themselves are batched (see ``shared.batching``). The app is built inside the worker
-(not before the fork, which would leave torch's thread pools in a bad state). A model that fails to
-load stops the worker, and gunicorn then exits non-zero with the cause in the log.
+Each worker process builds the app and holds its own models, loaded once; ``threads`` serve requests
+concurrently and the model calls themselves are batched (see ``shared.batching``). The app is built
+inside the worker (not before the fork, which would leave torch's thread pools in a bad state). A model
+that fails to load stops the worker, and gunicorn then exits non-zero with the cause in the log.
 """
 from __future__ import annotations
 

@@ -122,12 +122,14 @@ class ThemeList:
             writer.writerow([e.theme, e.stock, e.code, "|".join(e.keywords), "|".join(e.aliases)])
         return out.getvalue().encode("utf-8")
 
-    def save(self, path: str | Path) -> None:
-        """Write atomically: a temp file in the same folder, fsync, then rename over the old one."""
-        write_atomic(Path(path), self.to_csv_bytes())
+    def save(self, path: str | Path) -> os.stat_result:
+        """Write atomically: a temp file in the same folder, fsync, then rename over the old one. Returns
+        the written file's ``stat`` (the rename keeps its inode, mtime and size)."""
+        return write_atomic(Path(path), self.to_csv_bytes())
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> os.stat_result:
+    """Replace ``path`` by ``data`` whole; the new file's ``stat``, taken before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -136,7 +138,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            written = os.fstat(f.fileno())
         os.replace(tmp, path)
+        return written
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, load_generator, serving_threads
+from shared.backends import GENERATOR_DEFAULTS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
 from shared.config import load_config
 from shared.logs import LogFormat, install_request_logging
@@ -53,4 +53,4 @@ def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
     serve(create_app, "theme_classification", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
-          processes=int(config["PROCESSES"]), log_format=LogFormat.PIPE)
+          processes=server_processes(config), log_format=LogFormat.PIPE)

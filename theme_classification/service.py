@@ -1,10 +1,12 @@
 """Theme classification without Flask: the T5 classifier, the TF-IDF matcher and the theme list."""
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from shared.themes import ThemeList
 logger = logging.getLogger(__name__)
 
 ACTIVE_LIST = "themes.csv"
+LOCK_FILE = ".themes.lock"
 STALE_UPLOAD_S = 60.0  # an upload writes its temp file and renames it within a second or two
 
 
@@ -30,13 +33,28 @@ class ThemeState:
     source: str  # "default" (shipped) or "uploaded"
 
 
+def _version(info: os.stat_result) -> tuple[int, int, int]:
+    """What changes when the list file is replaced (uploads rename a new file over it)."""
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def _file_version(path: Path) -> tuple[int, int, int] | None:
-    """What changes when ``path`` is replaced (uploads rename a new file over it), or None if absent."""
     try:
-        info = path.stat()
+        return _version(path.stat())
     except OSError:
         return None
-    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+@contextmanager
+def _across_processes(data_dir: Path):
+    """Held while a process saves the list: uploads in two server processes at once take turns."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class ClassificationService:
@@ -69,19 +87,23 @@ class ClassificationService:
     def current(self) -> ThemeState:
         """The active theme list, reloaded first if another process has accepted an upload since (one
         ``stat`` per request; the reload, once per upload, costs what building the matcher costs)."""
-        version = _file_version(self.data_dir / ACTIVE_LIST)
-        if version is None or version == self._version:
+        path = self.data_dir / ACTIVE_LIST
+        if _file_version(path) in (None, self._version):
             return self.state
         with self._upload_lock:
+            try:
+                with open(path, "rb") as f:  # the version of exactly what is read
+                    version, data = _version(os.fstat(f.fileno())), f.read()
+            except OSError:
+                return self.state
             if version != self._version:
                 try:
-                    themes = ThemeList.load(self.data_dir / ACTIVE_LIST)
+                    themes = ThemeList.from_csv_bytes(data)
                     self.state = ThemeState(themes, TfidfMatcher(themes), "uploaded")
-                    logger.info("theme list %s changed: %d pairs, %d themes", self.data_dir / ACTIVE_LIST,
-                                len(themes), len(themes.themes))
+                    logger.info("theme list %s changed: %d pairs, %d themes", path, len(themes), len(themes.themes))
                 except Exception:  # noqa: BLE001 - it was valid when accepted; keep serving the last one
-                    logger.exception("could not reload %s; the previous list stays active", self.data_dir / ACTIVE_LIST)
-                self._version = version
+                    logger.exception("could not reload %s; the previous list stays active", path)
+                self._version = version  # the same file would fail the same way: wait for the next one
         return self.state
 
     def t5_inference(self, title: str, body: str, state: ThemeState | None = None) -> list[dict]:
@@ -130,13 +152,13 @@ class ClassificationService:
         state = ThemeState(themes, TfidfMatcher(themes), "uploaded")
         with self._upload_lock:
             try:
-                themes.save(self.data_dir / ACTIVE_LIST)
-                self._version = _file_version(self.data_dir / ACTIVE_LIST)
+                with _across_processes(self.data_dir):
+                    written = themes.save(self.data_dir / ACTIVE_LIST)
             except OSError as exc:
                 logger.error("could not save the theme list to %s: %s", self.data_dir, exc)
                 raise StorageError("The server could not save the theme list (disk full or data directory "
                                    "not writable); the previous list stays active.") from None
-            self.state = state
+            self.state, self._version = state, _version(written)
         logger.debug("load...ok")
         return state
 

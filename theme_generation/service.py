@@ -9,6 +9,7 @@ call. Relevance has two possible answers, so it is decoded greedily (as ``theme-
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -90,7 +91,7 @@ class GenerationService:
         sentences = self.splitter.split("건강 확인 문장이다.두 번째 문장이다.")
         split_ms = round((time.perf_counter() - started) * 1000, 1)
         themes = self.matcher.themes
-        return {"status": "ok", **models, "splitter": {"sentences": len(sentences), "ms": split_ms},
+        return {"status": "ok", "process": os.getpid(), **models, "splitter": {"sentences": len(sentences), "ms": split_ms},
                 "theme_list": {"pairs": len(themes), "themes": len(themes.themes), "stocks": len(themes.stocks)},
                 "max_sentences": self.max_sentences}
 

@@ -138,7 +138,11 @@ def test_a_list_one_process_accepts_is_the_one_every_process_serves(run_server, 
         assert r.status_code == 200
         return r.json()
 
-    before = {health()["process"] for _ in range(40)}
+    before: set[int] = set()
+    for _ in range(200):  # the kernel hands connections to either process, not in turn
+        before.add(health()["process"])
+        if len(before) == 2:
+            break
     assert len(before) == 2  # both processes answer
     assert upload(server, GENE_LIST.encode("utf-8")).status_code == 200
     seen = set()
@@ -149,3 +153,19 @@ def test_a_list_one_process_accepts_is_the_one_every_process_serves(run_server, 
         [match] = tf(server)
         assert (match["theme"], match["stock"]) == ("유전자", "툴젠")
     assert seen == before
+
+    # Uploads to both processes at once: afterwards every process serves the list the file holds.
+    lists = {"유전자": GENE_LIST.encode("utf-8"), "카티": CART_LIST.encode("utf-8")}
+    for _ in range(6):
+        threads = [threading.Thread(target=upload, args=(server, data)) for data in lists.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        on_disk = (tmp_path / "data" / "themes.csv").read_text(encoding="utf-8")
+        expected = "유전자" if "유전자," in on_disk else "카티"
+        served = set()
+        for _ in range(20):
+            [match] = tf(server)
+            served.add(match["theme"])
+        assert served == {expected}
