@@ -267,13 +267,14 @@ def _beam_cache(model, states: torch.Tensor) -> EncoderDecoderCache:
     T5's layers, or not loaded with that attention (``T5Generator.load`` does), gets transformers' own
     cache."""
     config = model.config.get_text_config(decoder=True)
+    own = EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
     if getattr(model.config, "_attn_implementation", None) != BEAM_ATTENTION:  # loaded elsewhere, without it
-        return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+        return own
     cross = DynamicCache(config=config)
     for index, block in enumerate(getattr(getattr(model, "decoder", None), "block", [])):
         attention = getattr(block.layer[1], "EncDecAttention", None) if len(block.layer) > 2 else None
         if attention is None:
-            return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+            return own
         shape = (*states.shape[:2], attention.n_heads, attention.key_value_proj_dim)
         cross.update(attention.k(states).view(shape).transpose(1, 2),
                      attention.v(states).view(shape).transpose(1, 2), index)
@@ -405,12 +406,12 @@ class T5Generator:
         if num_beams > 1:
             kwargs.update(num_beams=num_beams, length_penalty=1.0,
                           early_stopping=decoding.get("early_stopping", True))
-        states = self._encoder_states(batch)
+        encoded = self._encoder_states(batch)
         if num_beams > 1:
-            kwargs["past_key_values"] = _beam_cache(self.model, states.last_hidden_state)
+            kwargs["past_key_values"] = _beam_cache(self.model, encoded)
         with self._only(vocabulary):
             out = self.model.generate(
-                encoder_outputs=BaseModelOutput(last_hidden_state=states.last_hidden_state),  # generate expands its copy
+                encoder_outputs=BaseModelOutput(last_hidden_state=encoded),  # generate expands this copy
                 attention_mask=batch.attention_mask,
                 do_sample=False,
                 max_new_tokens=self.answer_limit(task, allowed) + 1,  # + the end token
@@ -422,7 +423,7 @@ class T5Generator:
         sequences = out.sequences if vocabulary is None else torch.tensor(vocabulary)[out.sequences.cpu()]
         answers = self._answers(sequences, allowed)
         # Renormalised search scores are not the model's log-probabilities: score the answers themselves.
-        scores = self._rescore(states, batch.attention_mask, answers) if renormalized else self._scores(out, num_beams)
+        scores = self._rescore(encoded, batch.attention_mask, answers) if renormalized else self._scores(out, num_beams)
         return [Generation(self.decode(ids), float(score)) for ids, score in zip(answers, scores)]
 
     def _vocabulary(self, allowed: list[OutputTrie | None]) -> list[int] | None:
@@ -456,7 +457,7 @@ class T5Generator:
             self._subset.ids = self._subset.weight = None
 
     @torch.inference_mode()
-    def _rescore(self, states: BaseModelOutput, mask: torch.Tensor, answers: list[list[int]]) -> list[float]:
+    def _rescore(self, encoded: torch.Tensor, mask: torch.Tensor, answers: list[list[int]]) -> list[float]:
         """Each answer's length-normalised log-probability (end token included; the same as beam search's
         score with length penalty 1 and as CTranslate2's), by one forced decoding pass. An answer cut by
         the length limit is scored as the answer returned, as if it ended there."""
@@ -465,12 +466,11 @@ class T5Generator:
         targets = torch.full((len(answers), width), pad, dtype=torch.long)
         for row, ids in enumerate(answers):
             targets[row, : len(ids) + 1] = torch.tensor([*ids, eos])
-        start = torch.full((len(answers), 1), self.model.config.decoder_start_token_id, dtype=torch.long)
-        targets = targets.to(self.device)
         config = self.model.config
-        hidden = self.model.decoder(input_ids=torch.cat([start.to(self.device), targets[:, :-1]], dim=1),
-                                    encoder_hidden_states=states.last_hidden_state, encoder_attention_mask=mask,
-                                    use_cache=False).last_hidden_state
+        inputs = torch.cat([torch.full((len(answers), 1), config.decoder_start_token_id), targets[:, :-1]], dim=1)
+        targets = targets.to(self.device)
+        hidden = self.model.decoder(input_ids=inputs.to(self.device), encoder_hidden_states=encoded,
+                                    encoder_attention_mask=mask, use_cache=False).last_hidden_state
         if getattr(config, "scale_decoder_outputs", config.tie_word_embeddings):  # as T5ForConditionalGeneration
             hidden = hidden * config.d_model ** -0.5
         lengths = torch.tensor([len(a) + 1 for a in answers], device=self.device)
@@ -481,19 +481,19 @@ class T5Generator:
         rows = torch.arange(len(answers), device=self.device)[:, None].expand_as(keep)[keep]
         return (torch.zeros(len(answers), device=self.device).index_add_(0, rows, logprobs) / lengths).tolist()
 
-    def _encoder_states(self, batch) -> BaseModelOutput:
-        """The encoder's output for a padded batch. On CPU each input is encoded alone, without padding:
-        attention over a padded batch goes through a masked path that cost, per article, three times
-        what encoding it alone does (measured: 16 classify inputs, 1 thread, 28 vs 9.6 ms each; the
+    def _encoder_states(self, batch) -> torch.Tensor:
+        """The encoder's last hidden state for a padded batch. On CPU each input is encoded alone, without
+        padding: attention over a padded batch goes through a masked path that cost, per article, three
+        times what encoding it alone does (measured: 16 classify inputs, 1 thread, 28 vs 9.6 ms each; the
         states agree to 1e-5). On a GPU one padded call is the fast way."""
         encoder = self.model.get_encoder()
         if self.device.type != "cpu" or len(batch.input_ids) == 1:
-            return encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+            return encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
         states = torch.zeros(*batch.input_ids.shape, self.model.config.d_model, dtype=self.model.dtype,
                              device=self.device)
         for row, (ids, mask) in enumerate(zip(batch.input_ids, batch.attention_mask.bool())):
             states[row, mask] = encoder(input_ids=ids[mask][None]).last_hidden_state[0]
-        return BaseModelOutput(last_hidden_state=states)
+        return states
 
     def answer_limit(self, task: str, allowed: list[OutputTrie | None] | None) -> int:
         """The most tokens an answer may have (end token excluded): the task's ``max_target_length``, or

@@ -91,7 +91,8 @@ class GenerationService:
         sentences = self.splitter.split("건강 확인 문장이다.두 번째 문장이다.")
         split_ms = round((time.perf_counter() - started) * 1000, 1)
         themes = self.matcher.themes
-        return {"status": "ok", "process": os.getpid(), **models, "splitter": {"sentences": len(sentences), "ms": split_ms},
+        return {"status": "ok", "process": os.getpid(), **models,
+                "splitter": {"sentences": len(sentences), "ms": split_ms},
                 "theme_list": {"pairs": len(themes), "themes": len(themes.themes), "stocks": len(themes.stocks)},
                 "max_sentences": self.max_sentences}
 

@@ -1,5 +1,6 @@
 import pytest
 
+from shared.backends import GENERATOR_DEFAULTS, intra_threads, server_processes
 from shared.config import ConfigError, load_config
 
 DEFAULTS = {"PORT": 8001, "SWAGGER": True, "DEVICE": "auto", "RATIO": 0.5}
@@ -19,3 +20,16 @@ def test_the_server_prefix_wins_over_the_suite_prefix():
 def test_a_setting_of_the_wrong_type_is_named(env):
     with pytest.raises(ConfigError, match=next(iter(env))):
         load_config(DEFAULTS, "X", environ=env)
+
+
+def test_processes_default_to_two_on_cpu_one_with_a_gpu_and_share_the_cores(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    cpu = {**GENERATOR_DEFAULTS, "DEVICE": "cpu"}
+    assert server_processes(cpu) == 2
+    assert server_processes({**cpu, "DEVICE": "cuda"}) == 1
+    assert server_processes({**cpu, "PROCESSES": 3}) == 3
+    assert intra_threads(cpu, "TORCH_THREADS") == 4  # 8 cores / (2 processes x 1 batch worker)
+    assert intra_threads({**cpu, "BATCHING": False}, "TORCH_THREADS") == 4  # 8 cores / 2 processes
+    assert intra_threads({**cpu, "BATCHING": False, "PROCESSES": 1}, "TORCH_THREADS") == 0  # torch's own
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert server_processes(cpu) == 1

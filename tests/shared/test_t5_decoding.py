@@ -95,7 +95,8 @@ def test_decoding_shortcuts_give_exactly_what_transformers_own_decoding_gives(ge
     monkeypatch.setattr(T5Generator, "_vocabulary", lambda self, allowed: None)
     monkeypatch.setattr(t5_module, "_beam_cache", lambda model, states: EncoderDecoderCache(
         DynamicCache(config=model.config), DynamicCache(config=model.config)))
-    monkeypatch.setattr(T5Generator, "_encoder_states", lambda self, batch: self.model.get_encoder()(**batch))
+    monkeypatch.setattr(T5Generator, "_encoder_states",
+                        lambda self, batch: self.model.get_encoder()(**batch).last_hidden_state)
     slow = gen.generate("classify", *classify_inputs), gen.generate("generate", gen_sources, gen_tries)
     for got, expected in zip(fast, slow):
         assert [g.text for g in got] == [g.text for g in expected]
@@ -132,7 +133,7 @@ def test_inputs_encoded_alone_match_a_padded_batch(gen, classify_inputs):
     batch = gen.encode(sources, max_length=256, truncation=True, padding=True, return_tensors="pt")
     lengths = batch.attention_mask.sum(dim=1).tolist()
     assert len(set(lengths)) == len(lengths)  # really padded
-    alone = gen._encoder_states(batch).last_hidden_state
+    alone = gen._encoder_states(batch)
     padded = gen.model.get_encoder()(**batch).last_hidden_state
     for row, length in enumerate(lengths):
         assert torch.allclose(alone[row, :length], padded[row, :length], atol=1e-5)
@@ -172,11 +173,13 @@ def test_the_tokenizer_is_safe_to_share_between_request_threads_and_a_batch_work
 
     def measure() -> None:
         for _ in range(40):
-            assert gen.source_lengths("classify", [long_text, short_text])[0] == gen.task("classify")["max_source_length"]
+            longest = gen.task("classify")["max_source_length"]
+            assert gen.source_lengths("classify", [long_text, short_text])[0] == longest
 
     def pad() -> None:
         for _ in range(40):
-            batch = gen.encode([long_text, short_text], max_length=64, truncation=True, padding=True, return_tensors="pt")
+            batch = gen.encode([long_text, short_text], max_length=64, truncation=True, padding=True,
+                               return_tensors="pt")
             assert tuple(batch.input_ids.shape) == (2, 64)
 
     def run(work) -> None:
