@@ -139,6 +139,26 @@ def test_inputs_encoded_alone_match_a_padded_batch(gen, classify_inputs):
         assert torch.allclose(alone[row, :length], padded[row, :length], atol=1e-5)
 
 
+@pytest.mark.parametrize("steps", [1, 3])
+def test_beams_sharing_their_inputs_keys_attend_as_with_a_copy_per_beam(gen, steps):
+    """``_beam_attention`` with one copy of the keys per input equals sdpa with a copy per beam, for a
+    decoding step (beams grouped on the query axis) and for several positions at once (keys expanded),
+    with the padded keys of the shorter input masked out."""
+    torch.manual_seed(0)
+    module = gen.model.decoder.block[0].layer[1].EncDecAttention
+    inputs, beams, heads, dim, length = 2, 4, module.n_heads, module.key_value_proj_dim, 7
+    query = torch.randn(inputs * beams, heads, steps, dim)
+    key, value = torch.randn(inputs, heads, length, dim), torch.randn(inputs, heads, length, dim)
+    mask = torch.ones(inputs * beams, 1, steps, length, dtype=torch.bool)
+    mask[beams:, ..., 5:] = False  # the second input has 5 real positions
+    got, _ = t5_module._beam_attention(module, query, key, value, mask, dropout=0.0, scaling=1.0)
+    expected, _ = t5_module.sdpa_attention_forward(
+        module, query, key.repeat_interleave(beams, dim=0), value.repeat_interleave(beams, dim=0), mask,
+        dropout=0.0, scaling=1.0, is_causal=False)
+    assert got.shape == expected.shape == (inputs * beams, steps, heads, dim)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
 def test_answer_limit_is_the_smallest_of_task_decoding_cap_and_longest_allowed(gen, classify_inputs):
     _, tries = classify_inputs
     meta = {**gen.meta, "decoding": {**gen.meta.get("decoding", {}), "max_new_tokens": {"classify": 7}}}
