@@ -5,8 +5,9 @@ shared data folder and writes one row per theme-stock pair with the stock's KRX 
 that evidence the theme in a text, and the common short forms (``aliases``) by which news writes some
 stocks (``하이닉스``, ``LG엔솔``, ``네이버``). Keywords come from the theme name itself:
 ``2차전지(LFP/리튬인산철)`` gives ``2차전지``, ``LFP``, ``리튬인산철``; ``유전자 치료제/분석`` gives
-``유전자 치료제``, ``유전자치료제``, ``유전자 분석``, ``유전자``. Words too generic to evidence anything
-alone (``분석``, ``수혜주`` ...) are dropped.
+``유전자 치료제``, ``유전자치료제``, ``유전자``. Words too generic to evidence anything alone (``분석``,
+``수혜주`` ...) are dropped. A few themes also get the short form news writes them by (``SHORT_FORMS``:
+``원전``, ``방산``).
 """
 from __future__ import annotations
 
@@ -91,6 +92,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "현대글로비스": ("글로비스",),
     "KT&G": ("케이티앤지",),
 }
+# The short forms by which news names some themes, which their names do not contain (API.md's own
+# examples say 원전 and 방산).
+SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "원자력발전": ("원전",),
+    "원자력발전소 해체": ("원전 해체", "원전해체"),
+    "방위산업/전쟁 및 테러": ("방산",),
+}
 _SPLIT = re.compile(r"\s*(?:/|,|·|＆|&|\s및\s)\s*")
 
 
@@ -112,7 +120,7 @@ def theme_keywords(theme: str) -> tuple[str, ...]:
     keep = [w for w in words
             if len(w) >= 2 and w not in GENERIC and w != theme and not re.match(r"^\d+년?$", w)
             and not (re.fullmatch(r"[A-Za-z0-9]{1,2}", w) and w not in SHORT_LATIN_KEPT)]
-    return tuple(dict.fromkeys(keep))
+    return tuple(dict.fromkeys(keep + list(SHORT_FORMS.get(theme, ()))))
 
 
 def _parts(text: str) -> list[str]:
