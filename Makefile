@@ -56,7 +56,7 @@ themes: $(VENV)/.installed
 CT2_MODEL ?= $(MODEL)-ct2
 ct2: $(CT2_MODEL)/model.bin
 
-$(CT2_MODEL)/model.bin: $(MODEL)/model.safetensors $(wildcard $(MODEL)/theme_model.json) | $(VENV)/.installed
+$(CT2_MODEL)/model.bin: $(MODEL)/model.safetensors $(wildcard $(MODEL)/theme_model.json $(MODEL)/related_words.npz) | $(VENV)/.installed
 	$(PY) -m shared.ct2 $(MODEL) $(CT2_MODEL)
 
 # Benchmarks are not tests: they load the machine for minutes and print ratio tables.

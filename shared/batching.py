@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -163,6 +164,10 @@ class BatchingGenerator:
     @property
     def meta(self) -> dict:
         return self.inner.meta
+
+    @property
+    def path(self) -> Path:
+        return self.inner.path
 
     def task(self, name: str) -> dict:
         return self.inner.task(name)

@@ -30,10 +30,14 @@ import re
 import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from shared.pairs import NONE, format_pair
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList, terms_pattern
+
+if TYPE_CHECKING:  # shared.related imports this module
+    from shared.related import RelatedWords
 
 RELATED, UNRELATED = "related", "unrelated"
 RELEVANCE_OUTPUTS = [RELATED, UNRELATED]
@@ -368,14 +372,15 @@ _COMMON_WORDS = frozenset({
 })
 
 
+def content_words(text: str) -> list[str]:
+    """The text's words without their particle or ending, in order, minus the commonest news words."""
+    return [stem for word in _WORD.findall(text)
+            if len(stem := _strip_ending(word)) >= 2 and stem not in _COMMON_WORDS]
+
+
 def shared_words(title: str, sentence: str, limit: int = 8) -> list[str]:
     """Words of the title (without their particle) that the sentence also contains."""
-    out: list[str] = []
-    for word in _WORD.findall(title):
-        stem = _strip_ending(word)
-        if len(stem) >= 2 and stem not in _COMMON_WORDS and stem in sentence and stem not in out:
-            out.append(stem)
-    return out[:limit]
+    return [stem for stem in dict.fromkeys(content_words(title)) if stem in sentence][:limit]
 
 
 def _strip_ending(word: str) -> str:
@@ -426,13 +431,18 @@ def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int
     return stocks[:limit] + sorted(themes)[:limit]
 
 
-def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None) -> str:
+def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None,
+                     related: RelatedWords | None = None) -> str:
     """Title and sentence, after what they share (``공통: ``), the plainest evidence that they are about
     the same thing: the title words the sentence contains and, with the matcher (given to models whose
     ``theme_model.json`` says ``"inputs": "hints"``), the stocks and themes they share
-    (``shared_subjects``; the shipped model was trained on the words alone and reads them the same way,
-    docs/models.md)."""
+    (``shared_subjects``). When they share none of these, ``related`` (the model's related words, when
+    its ``theme_model.json`` names them) may name a title word and a sentence word that the news corpus
+    puts close together (``shared.related``). The shipped model was trained on the words alone and
+    reads the rest the same way (docs/models.md)."""
     common = shared_words(title, sentence)
     if matcher is not None:
         common += [s for s in shared_subjects(title, sentence, matcher) if s not in common]
+    if not common and related is not None:
+        common = related.link(title, sentence)
     return f"공통: {' '.join(common) or NONE} 제목: {title} 문장: {sentence}"

@@ -40,13 +40,14 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from shared.related import RELATED_FILE
 from shared.t5 import META_FILE, Generation, OutputTrie, T5Generator
 
 logger = logging.getLogger(__name__)
 
 CONVERSION_FILE = "ct2_conversion.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
-                   "generation_config.json", META_FILE)
+                   "generation_config.json", META_FILE, RELATED_FILE)  # copied beside the converted weights
 COMPUTE_TYPES = {"cpu": "int8", "cuda": "float16"}  # per device, when CT2_COMPUTE_TYPE is "default"
 SCORE_ALL = 2  # tries with at most this many whole outputs are scored exhaustively (relevance, a lone output)
 

@@ -19,6 +19,7 @@ from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, UNRELATED, article_te
                                reads_hints, relevance_source)
 from shared.errors import BadUpload
 from shared.pairs import NONE, NONE_SCORE, parse_pairs
+from shared.related import RelatedWords
 from shared.t5 import Generation, OutputTrie, T5Generator
 from shared.tfidf import TfidfMatcher
 from theme_generation import clustering
@@ -39,6 +40,9 @@ class GenerationService:
         self.num_beams, self.batch_size, self.max_sentences = num_beams, max(1, batch_size), max(1, max_sentences)
         self.cluster_threshold = cluster_threshold
         self._relevance_trie = relevance.trie(RELEVANCE_OUTPUTS, chain=False)
+        hinted = reads_hints(relevance.meta)  # theme-train models only: a user's own T5 gets title and sentence
+        self._relevance_matcher = matcher if hinted else None
+        self._related = RelatedWords.for_model(relevance.path, relevance.meta) if hinted else None
         self._trie = lru_cache(maxsize=4096)(self._build_trie)
 
     # -- endpoints ------------------------------------------------------------------------------
@@ -121,10 +125,9 @@ class GenerationService:
         return [_pairs(generations.get(i)) for i in range(len(sentences))]
 
     def _relate(self, title: str, texts: Sequence[str]) -> list[tuple[bool, float]]:
-        matcher = self.matcher if reads_hints(self.relevance_model.meta) else None  # theme-train models only
         answers: list[tuple[bool, float]] = []
         for chunk in batched(texts, self.batch_size):
-            sources = [relevance_source(title, text, matcher) for text in chunk]
+            sources = [relevance_source(title, text, self._relevance_matcher, self._related) for text in chunk]
             tries = [self._relevance_trie] * len(chunk)
             generations = self.relevance_model.generate("relevance", sources, tries, num_beams=1)
             answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)

@@ -29,7 +29,7 @@ Naver Finance articles (the held-out tenth excluded), the theme list `data/theme
 |---|---|
 {summary}
 
-## Command (a resumed run lists each invocation)
+{related}## Command (a resumed run lists each invocation)
 
 ```
 {command}
@@ -52,6 +52,17 @@ theme-eval --model {export}
 """
 
 
+def related_section(meta: dict) -> str:
+    spec = meta.get("related_words")
+    if not spec:
+        return ""
+    return (f"## Related words\n\n"
+            f"`{spec['file']}`: {spec['words']:,} words of {spec['articles']:,} training articles in {spec['dims']} dimensions\n"
+            f"(`python -m theme_models.related_words`, run by `theme-train`). The relevance hint names a title\n"
+            f"word and a sentence word that the corpus puts together when the two texts share nothing else\n"
+            f"and are closer than {spec['min_similarity']} (`shared/related.py`).\n\n")
+
+
 def render(meta: dict, export: str = "models/theme-t5") -> str:
     tasks = "\n".join(f"| {t} | `{s['prefix']}` | {s['max_source_length']} / {s['max_target_length']} |"
                       for t, s in meta["tasks"].items())
@@ -61,7 +72,7 @@ def render(meta: dict, export: str = "models/theme-t5") -> str:
     return TEMPLATE.format(
         name=meta["name"], parameters=meta["parameters"] / 1e6, dtype=model_args["save_dtype"],
         origin=model_args["model_name_or_path"] or "scratch (a config and a tokenizer trained on the corpus)",
-        tasks=tasks, articles=meta["data_summary"].get("articles", 0), summary=summary,
+        tasks=tasks, articles=meta["data_summary"].get("articles", 0), summary=summary, related=related_section(meta),
         command="\n".join(meta["training"].get("commands") or [meta["command"]]),
         steps=training["steps"], epochs=training["epochs"], minutes=training["train_minutes"],
         threads=meta.get("torch_threads", "?"), loss=training["final_loss"], export=export,

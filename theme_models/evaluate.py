@@ -54,6 +54,7 @@ from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classif
                                generate_source, needs_evidence, reads_hints, relevance_source, split_sentences,
                                stock_finder)
 from shared.pairs import parse_pairs
+from shared.related import RelatedWords
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -202,17 +203,30 @@ def by_stock(pairs: list[dict]) -> dict[str, str]:
     return {p["stock"]: p["theme"] for p in reversed(pairs)}
 
 
+_RELATED: dict[Path, RelatedWords | None] = {}
+
+
+def relevance_inputs(gen: T5Generator, matcher: TfidfMatcher) -> tuple[TfidfMatcher | None, RelatedWords | None]:
+    """What a model's hints are made with, as the theme_generation server makes them: the matcher and the
+    related words for ``theme-train`` models, nothing for another T5."""
+    if not reads_hints(gen.meta):
+        return None, None
+    if gen.path not in _RELATED:
+        _RELATED[gen.path] = RelatedWords.for_model(gen.path, gen.meta)
+    return matcher, _RELATED[gen.path]
+
+
 def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
     tries = [gen.trie(generate_outputs(s, matcher, doc.title, text), chain=True) for s in sentences]
-    hinted = matcher if reads_hints(gen.meta) else None
+    hinted, related = relevance_inputs(gen, matcher)
     gens = gen.generate("generate", [generate_source(s, doc.title, hinted, text) for s in sentences], tries, beams)
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]
     if not with_pairs:
         return {}
     rel_trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted) for s, _, _ in with_pairs],
+    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted, related) for s, _, _ in with_pairs],
                         [rel_trie] * len(with_pairs), 1)
     best: dict[str, tuple[float, str]] = {}
     for (sentence, g, pairs), rel in zip(with_pairs, rels):
@@ -228,11 +242,12 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> 
 def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], matcher: TfidfMatcher,
                        batch: int = 64) -> dict:
     trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    hinted = matcher if reads_hints(gen.meta) else None
+    hinted, related = relevance_inputs(gen, matcher)
     correct = 0
     for i in range(0, len(pairs), batch):
         chunk = pairs[i:i + batch]
-        outs = gen.generate("relevance", [relevance_source(a, b, hinted) for a, b, _ in chunk], [trie] * len(chunk), 1)
+        sources = [relevance_source(a, b, hinted, related) for a, b, _ in chunk]
+        outs = gen.generate("relevance", sources, [trie] * len(chunk), 1)
         correct += sum(o.text == label for o, (_, _, label) in zip(outs, chunk))
     return {"accuracy": round(correct / len(pairs), 3) if pairs else None, "pairs": len(pairs)}
 

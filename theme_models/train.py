@@ -35,6 +35,7 @@ from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_models.card import write_card
 from theme_models.data import TASKS, Example, build_examples, naver_articles, read_csv
+from theme_models.related_words import add_to_model
 from theme_models.tokenizer import train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -388,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
         "torch_threads": torch.get_num_threads(),
     }
     save_model(model, tokenizer, out, meta, model_args.save_dtype)
+    if "relevance" in data_args.task_list:  # the relevance hint's related words (shared.related)
+        if spec := add_to_model(out, data_args.data_dir, limit=data_args.max_articles):
+            meta["related_words"] = spec
     if train_args.do_eval:
         from theme_models.evaluate import evaluate_model
 

@@ -183,6 +183,17 @@ def test_relevance_reads_the_subjects_title_and_sentence_share(server, sentence,
     assert r.status_code == 200 and r.json()["result_text"] == expected
 
 
+@pytest.mark.parametrize("sentence, expected", [
+    ("달러 강세로 환율이 1450원을 넘어섰다.", "related"),  # nothing shared: the corpus puts 원화 and 환율 together
+    ("올여름 해수욕장 방문객이 지난해보다 크게 늘었다.", "unrelated"),
+])
+def test_relevance_reads_the_related_words_of_the_model(server, sentence, expected):
+    """A title and a sentence that share no word, stock or theme: the server must give the model the
+    related words its directory carries (``shared.related``; without them both are unrelated)."""
+    r = post(server, "/relevance", json={"title": "원화 약세 지속", "body": sentence})
+    assert r.status_code == 200 and r.json()["result_text"] == expected
+
+
 def test_relevance_truncates_over_long_input(server):
     r = post(server, "/relevance", json={"title": TITLE * 20, "body": BODY * 30})
     assert r.status_code == 200 and r.json()["result_text"] in ("related", "unrelated")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.candidates import RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, relevance_source
+from shared.related import RelatedWords
 from shared.t5 import META_FILE, T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -88,3 +89,12 @@ def test_evaluation_runs_on_the_ctranslate2_copy(trained):
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         train.main(["--output_dir", str(tmp_path), "--data_dir", str(DATA), "--themes", str(THEMES), *TINY, *bad])
+
+
+def test_the_model_carries_related_words_from_its_training_articles(trained):
+    out, meta = trained
+    spec = meta["related_words"]
+    assert spec["articles"] == 12 and spec["words"] > spec["dims"] >= 1
+    assert (out / "export" / spec["file"]).is_file()
+    related = RelatedWords.for_model(out / "export", meta)
+    assert len(related.words) == spec["words"]
