@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource, fields
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
@@ -105,7 +106,7 @@ def _save(name: str, upload: Upload, overwrite: bool):
     return _describe(info), 200
 
 
-def _download(name: str) -> Response:
+def _download(name: str) -> Response | tuple[dict, int, dict[str, str]]:
     file, info = _store().open(name)
     try:
         response = current_app.response_class(wrap_file(request.environ, file), direct_passthrough=True,
@@ -117,6 +118,10 @@ def _download(name: str) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"  # an uploaded .html stays a download
         response.headers.set("Content-Disposition", "attachment", **_filename_params(info.name))
         return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+    except RequestedRangeNotSatisfiable:  # answered in the store's error shape, not Werkzeug's {"message"}
+        file.close()
+        return ({"error": f"The requested range is not satisfiable: '{info.name}' is {info.size} bytes."},
+                416, {"Content-Range": f"bytes */{info.size}"})
     except BaseException:
         file.close()
         raise
@@ -174,7 +179,7 @@ class StoredFile(Resource):
     @ns.response(400, "a name that is not allowed", error_model)
     @ns.response(401, "API_KEY_FOR_READS is on and the key is missing or wrong", auth_error)
     @ns.response(404, "no such file", error_model)
-    @ns.response(416, "range not satisfiable")
+    @ns.response(416, "range not satisfiable (Content-Range: bytes */<size>)", error_model)
     @ns.doc(security="apikey")
     def get(self, name: str):
         """Download a file, streamed, with ETag (SHA-256) and byte ranges."""

@@ -42,6 +42,9 @@ MAX_NAME_BYTES = 1024
 MAX_DEPTH = 16
 META_DIR = ".meta"
 TEMP_PREFIX, TEMP_SUFFIX = ".upload-", ".part"
+# Letters that render as nothing (Unicode's default-ignorable code points outside the C categories):
+# the Hangul fillers, the combining grapheme joiner, and the blank Braille pattern, which shows as a space.
+INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800")
 HASH_CHUNK = 1 << 20
 CONTENT_TYPES = {
     ".csv": "text/csv", ".tsv": "text/tab-separated-values", ".txt": "text/plain",
@@ -114,8 +117,13 @@ def normalise_name(name: str) -> str:
         raise BadName("Invalid file name: backslashes are not allowed; separate folders with '/'.")
     if "\ufffd" in name:
         raise BadName("Invalid file name: it is not valid UTF-8.")
-    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") for ch in name):
+    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") or ch in INVISIBLE
+           for ch in name):
         raise BadName("Invalid file name: control or invisible characters are not allowed.")
+    if any(unicodedata.category(ch) == "Zs" and ch != " " for ch in name):
+        # 'a\u00a0b.csv' next to 'a b.csv': two names no one can tell apart on screen
+        raise BadName("Invalid file name: the only space allowed is the ordinary one (U+0020), not a "
+                      "no-break, ideographic or other Unicode space.")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise BadName(f"Invalid file name: longer than {MAX_NAME_BYTES} bytes.")
     segments = name.split("/")
@@ -251,7 +259,9 @@ class FileStore:
                 self._write_meta(name, st, info)
             _fsync_dir(path.parent)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with self._lock:  # a concurrent upload into the same folder holds its temp file there
+                tmp.unlink(missing_ok=True)
+                self._prune(path.parent)  # folders made for this upload go with it, if nothing else is in them
             raise
         logger.debug("saved %s: %d bytes, sha256 %s", name, size, digest)
         return info, not existed
@@ -287,6 +297,8 @@ class FileStore:
                     removed += 1
         if removed:
             logger.info("removed %d unfinished upload(s) left by an earlier run", removed)
+        if folders := self._remove_empty_folders():
+            logger.info("removed %d empty folder(s) left by an earlier run", folders)
         self.probe()
 
     def probe(self) -> None:
@@ -362,6 +374,7 @@ class FileStore:
             try:
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
             except OSError as e:
+                self._prune(path.parent)
                 raise _storage_error(e) from None
         os.close(fd)
         return Path(tmp)
@@ -421,8 +434,26 @@ class FileStore:
         except OSError as e:  # the file is stored; its record is rebuilt on first use
             logger.warning("could not record the checksum of %s: %s", name, e)
 
+    def _remove_empty_folders(self) -> int:
+        """Remove every empty folder (bottom up; hidden ones and the root stay): a folder exists only
+        while it holds a file, and an empty one would block its name."""
+        removed = 0
+        for folder, _, _ in os.walk(self.root, topdown=False):
+            path = Path(folder)
+            if path == self.root or any(p.startswith(".") for p in path.relative_to(self.root).parts):
+                continue
+            try:
+                path.rmdir()
+                removed += 1
+            except OSError:  # not empty (or not ours to remove)
+                continue
+        return removed
+
     def _prune(self, folder: Path) -> None:
-        """Remove folders left empty by a deletion, up to (not including) the root."""
+        """Remove folders left empty by a deletion or a failed upload, up to (not including) the root.
+
+        Call it holding ``_lock``: uploads create their folders and temp files under it, so a folder
+        another upload is writing into is never empty here."""
         while folder != self.root and self.root in folder.parents:
             try:
                 folder.rmdir()

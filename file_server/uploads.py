@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Event, Field, File, MultipartDecoder
 
@@ -34,6 +34,8 @@ class Body:
             data = self._read(size)
         except ApiError:
             raise
+        except RequestTimeout as e:  # the client stopped sending (the server's client timeout)
+            raise BadUpload(f"{e.description} Nothing was stored.", status=408) from None
         except Exception as e:  # the client went away: socket errors, gunicorn's chunk errors
             raise BadUpload(CUT_OFF) from e
         self.received += len(data)
@@ -126,7 +128,7 @@ def open_upload(read: Callable[[int], bytes], content_type: str | None, content_
         raise TooLarge(f"The file is larger than the limit of {limit} bytes.")
     body = Body(read, cap)
     if not multipart:
-        if not content_length and not chunked:
+        if content_length is None and not chunked:  # no body at all; Content-Length: 0 is an empty file
             raise BadUpload(NO_FILE)
         return RawUpload(body, content_length)
     boundary = options.get("boundary", "")

@@ -55,6 +55,9 @@ MAX_REPORTED = 100  # skipped rows listed by number; all of them are counted
 # Cells a spreadsheet would run as formulas (=cmd|' /C calc'!A0): refused as in theme lists, since
 # clustering answers are often pasted into one. '-' is left alone (negative scores, '-' placeholders).
 FORMULA = ("=", "+", "@")
+# Control characters (C0, DEL, C1: Unicode's Cc) inside a theme or stock: a NUL or an escape sequence is
+# no name, and would show as a theme of its own.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class UploadError(ValueError):
@@ -226,6 +229,9 @@ def pairs_of(value: object, depth: int = 0) -> list[tuple[str, str]]:
                 raise ValueError("an entry's theme and stock must be non-empty strings")
             if theme.strip().startswith(FORMULA) or stock.strip().startswith(FORMULA):
                 raise ValueError("an entry's theme or stock starts with '=', '+' or '@' (a spreadsheet formula?)")
+            if control := _CONTROL.search(theme.strip()) or _CONTROL.search(stock.strip()):
+                raise ValueError("an entry's theme or stock contains a control character "
+                                 f"(U+{ord(control.group()):04X})")
             if NONE not in (theme.strip(), stock.strip()):
                 pairs.append((theme.strip(), stock.strip()))
         elif isinstance(item, dict) and isinstance(item.get("result"), list) and depth == 0:

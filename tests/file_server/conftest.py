@@ -48,13 +48,14 @@ class Reply:
         return json.loads(self.body)
 
 
-def raw(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> Reply:
-    """One request with ``path`` sent byte for byte as given."""
+def raw(url: str, method: str, path: str, body: bytes | None = b"", headers: dict | None = None) -> Reply:
+    """One request with ``path`` sent byte for byte as given; ``body=None`` sends no body at all
+    (no ``Content-Length``, as ``curl -X PUT URL`` does)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
-        all_headers = {"Content-Length": str(len(body)), **(headers or {})}
+        all_headers = {**({} if body is None else {"Content-Length": str(len(body))}), **(headers or {})}
         for name, value in all_headers.items():
             conn.putheader(name, value)
         conn.endheaders(body)

@@ -125,14 +125,41 @@ def test_byte_ranges_and_conditional_requests(store):
     assert requests.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
 
 
+def test_an_unsatisfiable_range_is_an_error_like_the_others(store):
+    name = unique("range") + ".csv"
+    requests.put(f"{store.url}/files/{name}", data=CSV)
+    for send in (requests.get, requests.head):
+        reply = send(f"{store.url}/files/{name}", headers={"Range": f"bytes={len(CSV)}-"})
+        assert reply.status_code == 416 and reply.headers["Content-Range"] == f"bytes */{len(CSV)}"
+    body = requests.get(f"{store.url}/files/{name}", headers={"Range": "bytes=1000-2000"}).json()
+    assert body == {"error": f"The requested range is not satisfiable: '{name}' is {len(CSV)} bytes."}
+
+
+def test_an_empty_file_is_stored_whichever_way_it_is_sent(store):
+    """``curl -T empty.csv`` (raw, Content-Length: 0), ``-F file=@empty.csv`` and a chunked body alike."""
+    empty = sha(b"")
+    folder = unique("empty")
+    replies = [requests.put(f"{store.url}/files/{folder}/raw.csv", data=b""),
+               requests.post(f"{store.url}/files/{folder}/raw-post.csv", data=b""),
+               requests.post(f"{store.url}/files/{folder}/form.csv", files={"file": ("form.csv", b"")}),
+               requests.put(f"{store.url}/files/{folder}/chunked.csv", data=iter([]))]
+    for reply in replies:
+        assert reply.status_code == 201, reply.text
+        assert (reply.json()["size"], reply.json()["sha256"]) == (0, empty)
+    listed = requests.get(store.url + "/files", params={"prefix": folder + "/"}).json()
+    assert listed["count"] == 4 and listed["total_bytes"] == 0
+    got = requests.get(f"{store.url}/files/{folder}/raw.csv")
+    assert got.status_code == 200 and got.content == b"" and got.headers["ETag"] == f'"{empty}"'
+
+
 def test_errors_are_json_with_a_message(store):
     missing = requests.get(store.url + "/files/nope/none.csv")
     assert missing.status_code == 404 and missing.json() == {"error": "No file named 'nope/none.csv'."}
     assert requests.delete(store.url + "/files/nope/none.csv").status_code == 404
     no_file = requests.post(store.url + "/files/x.csv", files={"other": ("x.csv", b"x")})
     assert no_file.status_code == 400 and "multipart form field 'file'" in no_file.json()["error"]
-    empty_put = requests.put(store.url + "/files/x.csv")
-    assert empty_put.status_code == 400 and "No file" in empty_put.json()["error"]
+    no_body = raw(store.url, "PUT", "/files/x.csv", body=None)  # Content-Length: 0 is an empty file
+    assert no_body.status == 400 and "No file" in no_body.json()["error"]
     folder = unique("dir")
     requests.put(f"{store.url}/files/{folder}/a.csv", data=b"a")
     assert requests.get(f"{store.url}/files/{folder}").status_code == 404
@@ -182,6 +209,9 @@ HOSTILE_PATHS = {
     "our metadata": "/files/.meta/x.json",
     "leading space": "/files/%20x.csv",
     "segment too long": "/files/" + "a" * 256,
+    "no-break space": "/files/a%C2%A0b.csv",  # looks exactly like 'a b.csv'
+    "ideographic space": "/files/a%E3%80%80b.csv",
+    "hangul filler": "/files/a%E3%85%A4.csv",
 }
 
 
@@ -315,6 +345,32 @@ def test_a_cut_off_upload_never_leaves_a_file(store, framing):
         assert store.leftovers() == []
     assert requests.get(f"{store.url}/files/{name}").status_code == 404
     assert requests.get(f"{store.url}/files/{name}-old").content == old
+
+
+def test_a_cut_off_upload_leaves_no_folder_behind(store):
+    """The folders made for an upload that never finished go with it, so they block no name."""
+    folder = unique("newdir")
+    head = f"PUT /files/{folder}/deep/x.csv HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
+    _send_and_hang_up(store, head, b"abc")
+    assert not (store.root / folder).exists()
+    assert requests.get(store.url + "/files", params={"prefix": folder + "/"}).json()["count"] == 0
+    reply = requests.put(f"{store.url}/files/{folder}", data=CSV)
+    assert reply.status_code == 201, reply.text
+    store.server.wait_for_log("[OPENAPI][400 BAD REQUEST] {\n  \"error\": \"" + CUT_OFF)
+
+
+def test_empty_folders_left_by_an_earlier_run_are_removed_at_start(run_server, tmp_path):
+    root = tmp_path / "root"
+    (root / "newdir" / "deep").mkdir(parents=True)
+    (root / "slow").mkdir()
+    (root / "slow" / ".upload-x.part").write_bytes(b"abc")  # a killed process's unfinished upload
+    (root / "themes").mkdir()
+    (root / "themes" / "a.csv").write_bytes(CSV)
+    server = run_server("file_server", "FILE_SERVER", ROOT=root)
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == ["themes"]
+    for name in ("newdir", "slow"):
+        assert requests.put(f"{server.url}/files/{name}", data=CSV).status_code == 201
+    server.wait_for_log("removed 3 empty folder(s) left by an earlier run")
 
 
 def test_a_multipart_form_without_its_end_is_refused(store):

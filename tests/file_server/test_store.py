@@ -43,6 +43,15 @@ HOSTILE = {
     "segment too long": "a" * (MAX_SEGMENT_BYTES + 1),
     "korean segment too long": "가" * 86,  # 258 bytes in UTF-8
     "too deep": "/".join(["d"] * 17) + "/x.csv",
+    # spaces no one can tell from ' ' on screen ('a\u00a0b.csv' beside 'a b.csv'), and blank letters
+    "no-break space": "a\u00a0b.csv",
+    "narrow no-break space": "a\u202fb.csv",
+    "em space": "a\u2003b.csv",
+    "ideographic space": "결과\u3000파일.csv",
+    "hangul filler": "a\u3164.csv",
+    "halfwidth hangul filler": "\uffa0/x.csv",
+    "hangul choseong filler": "a\u115f.csv",
+    "braille blank": "a\u2800b.csv",
 }
 
 
@@ -119,6 +128,45 @@ def test_a_failed_upload_leaves_nothing_and_keeps_the_old_file(store):
     assert [p.name for p in store.root.rglob("*") if p.is_file() and ".meta" not in p.parts] == ["a.csv"]
 
 
+def _folders(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir() and ".meta" not in p.parts)
+
+
+def test_a_failed_upload_removes_the_folders_it_made(store):
+    store.save("kept/a.csv", [b"a"])
+    for name in ("newdir/deep/x.csv", "kept/sub/x.csv", "kept/x.csv"):
+        with pytest.raises(ConnectionResetError):
+            store.save(name, _cut_off())
+    with pytest.raises(TooLarge):
+        store.save("big/x.csv", [b"x" * 600, b"x" * 600])
+    assert _folders(store.root) == ["kept"]  # a folder that holds a file stays
+    assert store.resolve("kept/a.csv").read_bytes() == b"a"
+    info, created = store.save("newdir", [b"x"])  # the name is not blocked by an empty folder
+    assert created and store.resolve("newdir").read_bytes() == b"x"
+
+
+def test_a_failed_upload_keeps_the_folder_another_upload_is_writing_into(store):
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        yield b"a"
+        started.set()
+        assert release.wait(10)
+        yield b"b"
+
+    writer = threading.Thread(target=store.save, args=("shared/a.csv", slow()))
+    writer.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(ConnectionResetError):
+            store.save("shared/deep/b.csv", _cut_off())
+        assert _folders(store.root) == ["shared"]  # 'deep' went; 'shared' holds the other upload
+    finally:
+        release.set()
+        writer.join()
+    assert store.resolve("shared/a.csv").read_bytes() == b"ab"
+
+
 def test_symlinks_are_never_followed(store, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -167,6 +215,22 @@ def test_prepare_removes_unfinished_uploads(tmp_path):
     (root / "themes" / "kept.csv").write_bytes(b"whole")
     FileStore(root).prepare()
     assert sorted(p.name for p in (root / "themes").iterdir()) == ["kept.csv"]
+
+
+def test_prepare_removes_empty_folders(tmp_path):
+    """A folder exists only while it holds a file: empty ones left by an earlier run would block their names."""
+    root = tmp_path / "root"
+    (root / "newdir" / "deep").mkdir(parents=True)
+    (root / "cut" / "off").mkdir(parents=True)
+    (root / "cut" / "off" / ".upload-abc.part").write_bytes(b"half")  # a killed upload's only trace
+    (root / "themes" / "empty").mkdir(parents=True)
+    (root / "themes" / "kept.csv").write_bytes(b"whole")
+    (root / ".meta").mkdir()
+    store = FileStore(root)
+    store.prepare()
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        ".meta", "themes", "themes/kept.csv"]
+    assert store.save("newdir", [b"x"])[1]
 
 
 def test_concurrent_saves_of_one_name_leave_one_whole_version(store):

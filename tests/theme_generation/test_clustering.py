@@ -139,6 +139,10 @@ def test_none_entries_and_empty_results_give_no_pairs():
     ([{"theme": "배터리"}], "no 'theme' and 'stock'"),
     ([{"theme": "배터리", "stock": 3}], "non-empty strings"),
     (["배터리"], "no 'theme' and 'stock'"),
+    ([{"theme": "\u0000", "stock": "LG"}], r"contains a control character \(U\+0000\)"),
+    ([{"theme": "배터리", "stock": "LG\x1b[31m"}], r"control character \(U\+001B\)"),
+    ([{"theme": "2차\n전지", "stock": "LG"}], r"control character \(U\+000A\)"),
+    ([{"theme": "배\x85터리", "stock": "LG"}], r"control character \(U\+0085\)"),
 ])
 def test_bad_result_shapes(value, reason):
     with pytest.raises(ValueError, match=reason):
@@ -182,6 +186,18 @@ def test_hostile_cells_are_skipped_with_a_reason():
         (3, "an entry's theme or stock starts with '=', '+' or '@' (a spreadsheet formula?)"),
         (4, "objid starts with '=' (a spreadsheet formula?)"),
         (5, "result is nested too deeply to be a list of {theme, stock} objects")]
+
+
+def test_control_characters_in_names_are_skipped_like_empty_names():
+    data = make_csv([("id1", INFERENCE), ("id2", [{"theme": "\u0000", "stock": "LG"}]),
+                     ("id3", [{"theme": " ", "stock": "LG"}]), ("id4", [{"theme": "배터리", "stock": "\x07LG"}])])
+    upload = read_upload(data)
+    assert [a.objid for a in upload.articles] == ["id1"]
+    assert [(s.line, s.reason) for s in upload.skipped] == [
+        (3, "an entry's theme or stock contains a control character (U+0000)"),
+        (4, "an entry's theme and stock must be non-empty strings"),
+        (5, "an entry's theme or stock contains a control character (U+0007)")]
+    assert [g["theme"] for g in cluster(upload.articles)] == ["배터리"]
 
 
 def test_line_numbers_count_multiline_cells():
