@@ -2,9 +2,9 @@
 
 Score (see README, "The /tf_inference score"): over the vocabulary of all theme keywords in the active
 list, the article is a TF-IDF vector (occurrence counts × idf, L2-normalised) and each theme a vector
-of its own keywords (idf, L2-normalised); ``score = ln(cosine(article, theme))``. It is 0 when every
-theme word in the article belongs to that theme, and falls as the article's theme words spread to
-other themes. ``idf(term) = ln((1 + n_themes) / (1 + themes using the term)) + 1``.
+of its own keywords (idf, L2-normalised); ``score = ln(cosine(article, theme))``. It is 0 only when
+the article's theme-word counts are proportional to the theme's idf weights, and falls as the
+article's theme words spread to other themes or away from the theme's own mix. ``idf(term) = ln((1 + n_themes) / (1 + themes using the term)) + 1``.
 """
 from __future__ import annotations
 
