@@ -96,11 +96,13 @@ class Upload(Resource):
     @ns.response(507, "the server could not save the list; the previous one stays active", upload_error)
     def post(self):
         """Replace the active theme list with an uploaded CSV."""
-        upload = request.files.get("file")
-        if upload is None:
+        uploads = request.files.getlist("file")
+        if not uploads:
             raise BadUpload("No file: send the CSV as the multipart form field 'file' "
                             "(curl -F file=@themes.csv http://HOST:PORT/upload).")
-        _service().upload(upload.read())
+        if len(uploads) > 1:  # which one was meant is not ours to guess
+            raise BadUpload(f"{len(uploads)} files in the field 'file': send one theme list per upload.")
+        _service().upload(uploads[0].read())
         return {"result": "success"}
 
 

@@ -92,6 +92,14 @@ def test_no_file_field_is_a_400(server):
     assert r.status_code == 400 and "'file'" in r.json()["error"]
 
 
+def test_two_files_in_one_upload_are_a_400_and_change_nothing(server):
+    upload(server, GENE_LIST.encode())
+    r = requests.post(server.url + "/upload", timeout=10, files=[("file", ("a.csv", CART_LIST.encode(), "text/csv")),
+                                                                 ("file", ("b.csv", GENE_LIST.encode(), "text/csv"))])
+    assert r.status_code == 400 and r.json() == {"error": "2 files in the field 'file': send one theme list per upload."}
+    assert [m["theme"] for m in tf(server)] == ["유전자"]
+
+
 def test_an_unwritable_data_dir_answers_an_error_and_keeps_serving(run_server, t5_model_dir, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("a file where the data directory should be")
