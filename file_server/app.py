@@ -25,6 +25,7 @@ DEFAULTS = {
     "API_KEY": "",  # empty: no key needed
     "API_KEY_FOR_READS": False,
     "SWAGGER": True,
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
 }
 
@@ -53,4 +54,4 @@ def main() -> None:
     """Serve under gunicorn; a store that cannot be created or written stops the process."""
     config = load_config(DEFAULTS, "FILE_SERVER")
     serve(create_app, "file_server", host=config["HOST"], port=config["PORT"], threads=config["THREADS"],
-          log_format=LogFormat.DASH)
+          client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.DASH)

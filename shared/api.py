@@ -8,19 +8,28 @@ same 400 shape instead of Werkzeug's 400/415 pages.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterable
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 from flask_restx import Api, fields
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from shared.auth import install_api_key
 from shared.errors import MISSING_FIELD, ApiError, InvalidInput, Overloaded
+from shared.serve import ClientTimeout
 
 logger = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 5
 TOO_SHORT = "text length is too short."
+# The JSON of a text request that MAX_TEXT_CHARS allows is at most this many bytes per character: a
+# character NFC composes from up to 4 code points (Hangul jamo: 3), each spelled as a 6-byte \uXXXX
+# escape; plus room for the field names, spacing and extra fields. MAX_TEXT_BYTES overrides it.
+TEXT_BYTES_PER_CHAR = 24
+TEXT_BYTES_SLACK = 64 * 1024
 
 
 def make_api(app: Flask, title: str, description: str) -> Api:
@@ -32,6 +41,7 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     app.config["RESTX_JSON"] = {"ensure_ascii": False}
     app.debug = False  # FLASK_DEBUG=1 in a server's environment would let errors propagate past our handlers
     app.wsgi_app = _guard_body_reads(app.wsgi_app)
+    app.request_class = _Request
     swagger = app.config.get("SWAGGER", True)
     api = Api(version="1.0", title=title, description=description, doc="/docs" if swagger else False)
     # Off means no UI and no spec: doc=False alone still serves /swagger.json, and Api(app, ...) does not
@@ -65,6 +75,10 @@ class _GuardedInput:
     def _guarded(method, *args) -> bytes:
         try:
             return method(*args)
+        except ClientTimeout as exc:  # shared.serve's CLIENT_TIMEOUT: the client stalled mid-body
+            logger.warning("the request body stopped arriving: %s", exc)
+            raise RequestTimeout(f"The request body did not arrive in time: nothing was received for "
+                                 f"{exc.seconds:g} seconds.") from None
         except Exception as exc:
             logger.warning("the request body could not be read: %s", type(exc).__name__)
             raise ClientDisconnected("The request body could not be read: it was cut off, or its chunked "
@@ -78,6 +92,33 @@ def _guard_body_reads(wsgi_app):
     return app
 
 
+class _CappedStream(LimitedStream):
+    """A body of unknown length (chunked) allowed ``cap`` bytes: a byte more is a 413.
+
+    Werkzeug's own stream for it stops reading at ``max_content_length`` without an error, so the app
+    would see the body cut short (a 400 "not JSON", or a truncated upload) instead of a 413."""
+
+    def __init__(self, stream, cap: int) -> None:
+        super().__init__(stream, cap + 1, is_max=True)
+
+    def readinto(self, b) -> int | None:
+        size = super().readinto(b)
+        if self.tell() >= self.limit:
+            raise RequestEntityTooLarge()
+        return size
+
+
+class _Request(Request):
+    """Flask's request, with a chunked body over ``max_content_length`` refused (413), not truncated."""
+
+    @cached_property
+    def stream(self):
+        cap = self.max_content_length
+        if cap is None or self.content_length is not None or "wsgi.input_terminated" not in self.environ:
+            return super().stream  # a Content-Length over the cap is refused before anything is read
+        return _CappedStream(self.environ["wsgi.input"], cap)
+
+
 def text_model(api: Api, names: Iterable[str] = ("title", "body")):
     """The Swagger model of a text request: every field a required string."""
     return api.model(
@@ -89,14 +130,24 @@ def text_model(api: Api, names: Iterable[str] = ("title", "body")):
 def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -> dict[str, str]:
     """Read and validate a JSON text request the way the contract words it.
 
-    Every missing field is named; fields must be strings; the joined text must be at least
-    ``MIN_TEXT_CHARS`` long and, when ``max_chars`` is set, at most that (413 beyond).
+    Every missing field is named; fields must be strings; the text is normalised to NFC (NFD text, as
+    macOS writes it, matches the theme list only composed); the joined text must hold at least
+    ``MIN_TEXT_CHARS`` characters besides whitespace and, when ``max_chars`` is set, at most ``max_chars``
+    characters (413 beyond). A body larger than such a text can need (:func:`text_body_limit`) is
+    refused with 413 before it is read.
     """
     names = tuple(names)
+    limit = text_body_limit(max_chars)
+    if limit:
+        request.max_content_length = limit
     try:
         payload = request.get_json(force=True, silent=True)
     except RecursionError:  # [[[[... nested deeper than the JSON parser's stack: not a request
         payload = None
+    except RequestEntityTooLarge:
+        raise InvalidInput({"text": f"text is too long: the request body is larger than {limit} bytes"
+                                    + (f", more than {max_chars} characters need." if max_chars else ".")},
+                           413) from None
     if not isinstance(payload, dict):
         raise InvalidInput({"json": "The request body must be a JSON object with the fields "
                                     + ", ".join(names) + "."})
@@ -111,12 +162,22 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
               for name in names if not _is_unicode(payload[name])}
     if broken:
         raise InvalidInput(broken)
-    length = sum(len(payload[name]) for name in names)
-    if length < MIN_TEXT_CHARS:
+    text = {name: unicodedata.normalize("NFC", payload[name]) for name in names}
+    if sum(len(value.strip()) for value in text.values()) < MIN_TEXT_CHARS:  # whitespace says nothing
         raise InvalidInput({"text": TOO_SHORT})
+    length = sum(len(value) for value in text.values())
     if max_chars and length > max_chars:
         raise InvalidInput({"text": f"text is too long: {length} characters, at most {max_chars}."}, 413)
-    return {name: payload[name] for name in names}
+    return text
+
+
+def text_body_limit(max_chars: int) -> int | None:
+    """The largest text request body, in bytes: ``MAX_TEXT_BYTES`` when set, else what ``max_chars``
+    characters can take as JSON; never more than the app's ``MAX_CONTENT_LENGTH`` (``MAX_UPLOAD_BYTES``,
+    meant for uploads). ``None``: no limit."""
+    own = current_app.config.get("MAX_TEXT_BYTES") or (
+        max_chars * TEXT_BYTES_PER_CHAR + TEXT_BYTES_SLACK if max_chars else 0)
+    return min((n for n in (own, current_app.config.get("MAX_CONTENT_LENGTH") or 0) if n > 0), default=None)
 
 
 def _is_unicode(text: str) -> bool:

@@ -18,10 +18,84 @@ from flask import Flask
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from shared.logs import LogFormat, configure_logging
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_TIMEOUT = 30.0  # seconds a client may send nothing while its request is being read
+
+
+class ClientTimeout(Exception):
+    """The client sent nothing for ``seconds`` while its request (headers or body) was being read.
+
+    Not an ``OSError``: gunicorn would log that as a socket error with a traceback and answer nothing;
+    this one reaches the worker's ``handle_error`` (a 408 before the app runs) or, raised while the app
+    reads the body, ``shared.api`` (a 408 in the suite's shape)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the client sent nothing for {seconds:g} s")
+        self.seconds = seconds
+
+
+class _ReadTimeoutSocket:
+    """The client socket as gunicorn's request parser sees it: a read waits at most ``timeout`` seconds.
+
+    gunicorn's gthread worker reads a request with blocking, untimed reads once its first bytes have
+    arrived, so a client that stalls mid-request holds a thread for good. Only reads are timed: sends
+    (a long download to a slow reader) and the time the app computes are not."""
+
+    def __init__(self, sock, timeout: float) -> None:
+        self._sock, self._timeout = sock, timeout
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        if self._sock.gettimeout() is not None:  # the caller bounds this read itself (gunicorn's drain)
+            return self._sock.recv(size, *flags)
+        self._sock.settimeout(self._timeout)
+        try:
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            raise ClientTimeout(self._timeout) from None
+        finally:
+            self._sock.settimeout(None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class _TimedConn(TConn):
+    """A gthread connection whose request parser reads through :class:`_ReadTimeoutSocket`."""
+
+    client_timeout = DEFAULT_CLIENT_TIMEOUT
+
+    def init(self) -> None:
+        fresh = self.parser is None
+        super().init()
+        unreader = getattr(self.parser, "unreader", None)
+        if fresh and self.client_timeout > 0 and isinstance(unreader, SocketUnreader):
+            unreader.sock = _ReadTimeoutSocket(unreader.sock, self.client_timeout)
+
+
+class _ClientTimeoutWorker(ThreadWorker):
+    """gunicorn's gthread worker, with a read timeout on every connection (the app's ``client_timeout``)."""
+
+    def handle(self, conn):
+        if type(conn) is TConn:  # gthread builds its connections itself, in accept()
+            conn.__class__ = _TimedConn
+            conn.client_timeout = getattr(self.app, "client_timeout", DEFAULT_CLIENT_TIMEOUT)
+        return super().handle(conn)
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        if not isinstance(exc, ClientTimeout):
+            return super().handle_error(req, client, addr, exc)
+        self.log.info("closing the connection of %s: %s while its request was read", (addr or ("",))[0], exc)
+        try:
+            gunicorn_util.write_error(client, 408, "Request Timeout", "")
+        except Exception:  # the client is gone too
+            pass
+        return None
 
 
 class _DrainingArbiter(Arbiter):
@@ -33,6 +107,7 @@ class _DrainingArbiter(Arbiter):
 
 _HTTP_ERRORS = {  # what gunicorn itself refuses, before the app sees the request
     400: "The request is not valid HTTP (request line, header or chunked body).",
+    408: "The request did not arrive in time: nothing was received for {client_timeout:g} seconds.",
     414: "The URL is too long: at most {limit_request_line} bytes.",
     417: "Unsupported Expect header.",
     431: "The request headers are too large: at most {limit_request_fields} fields of "
@@ -41,9 +116,10 @@ _HTTP_ERRORS = {  # what gunicorn itself refuses, before the app sees the reques
 }
 
 
-def _json_error_writer(cfg) -> Callable:
+def _json_error_writer(cfg, client_timeout: float = DEFAULT_CLIENT_TIMEOUT) -> Callable:
     """gunicorn's own error pages (HTML quoting its parser) as the suite's ``{"message": ...}``."""
     limits = {k: getattr(cfg, k) for k in ("limit_request_line", "limit_request_fields", "limit_request_field_size")}
+    limits["client_timeout"] = client_timeout
 
     def write_error(sock, status_int: int, reason: str, mesg: str) -> None:
         message = _HTTP_ERRORS.get(status_int, "Internal server error." if status_int >= 500 else reason)
@@ -59,12 +135,15 @@ def _post_worker_init(worker) -> None:
     # A Ctrl-C reaches the whole process group; the worker then waits for the master's SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The worker reports malformed requests with util.write_error; this process is ours alone.
-    gunicorn_util.write_error = _json_error_writer(worker.cfg)
+    gunicorn_util.write_error = _json_error_writer(worker.cfg, getattr(worker.app, "client_timeout",
+                                                                       DEFAULT_CLIENT_TIMEOUT))
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, build: Callable[[], Flask], name: str, options: dict, log_format: LogFormat) -> None:
+    def __init__(self, build: Callable[[], Flask], name: str, options: dict, log_format: LogFormat,
+                 client_timeout: float = DEFAULT_CLIENT_TIMEOUT) -> None:
         self._build, self._name, self._options, self._log_format = build, name, options, log_format
+        self.client_timeout = client_timeout  # read by the worker (_ClientTimeoutWorker)
         super().__init__()
 
     def load_config(self) -> None:
@@ -85,17 +164,20 @@ class _Gunicorn(BaseApplication):
 
 
 def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, threads: int = 8, processes: int = 1,
-          timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE) -> None:
+          timeout: int = 120, graceful_timeout: int = 25, log_format: LogFormat = LogFormat.PIPE,
+          client_timeout: float = DEFAULT_CLIENT_TIMEOUT) -> None:
     """Serve ``build()``'s app on ``host:port`` until SIGTERM or SIGINT, which both stop accepting
     connections and let in-flight requests finish (up to ``graceful_timeout`` seconds). An app that
     will not build (a model or a store that will not load) stops the server with the cause logged.
     ``processes`` gunicorn workers each build their own app and share the port (each has its own
-    Python lock: a model server's Python work scales with them, not with threads)."""
+    Python lock: a model server's Python work scales with them, not with threads). A client that sends
+    nothing for ``client_timeout`` seconds while its request is being read gets a 408 and is dropped,
+    freeing its thread (``0``: no limit); keep-alive waits and the app's own work are not timed."""
     configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
     options = {
         "bind": f"{host}:{port}",
         "workers": max(1, processes),
-        "worker_class": "gthread",
+        "worker_class": _ClientTimeoutWorker,  # gthread, with client_timeout
         "threads": threads,
         "timeout": timeout,  # also bounds model loading at start-up
         "graceful_timeout": graceful_timeout,
@@ -106,4 +188,4 @@ def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, thread
         "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }
     logger.info("starting on http://%s:%d: %d process(es) x %d threads", host, port, max(1, processes), threads)
-    _Gunicorn(build, name, options, log_format).run()
+    _Gunicorn(build, name, options, log_format, client_timeout).run()

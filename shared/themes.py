@@ -19,6 +19,7 @@ import io
 import os
 import re
 import tempfile
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,9 +154,10 @@ def _decode(data: bytes) -> str:
         raise BadUpload("The file is binary, not a CSV text file.")
     for encoding in ("utf-8-sig", "cp949"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return unicodedata.normalize("NFC", text)  # as the text endpoints read articles (shared.api)
     raise BadUpload("The file is neither UTF-8 nor CP949/EUC-KR text; save it as CSV (UTF-8).")
 
 

@@ -24,9 +24,11 @@ DEFAULTS = {
     "NUM_BEAMS": 4,
     "DATA_DIR": str(ROOT / "var" / "theme_classification"),
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
+    "MAX_TEXT_BYTES": 0,  # largest text request body; 0: 24 bytes per MAX_TEXT_CHARS + 64 KiB (shared.api)
     "MAX_TEXT_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     "SWAGGER": True,
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
@@ -53,4 +55,4 @@ def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
     serve(create_app, "theme_classification", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
-          processes=server_processes(config), log_format=LogFormat.PIPE)
+          processes=server_processes(config), client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.PIPE)

@@ -34,11 +34,13 @@ DEFAULTS = {
     "NUM_BEAMS": 4,
     "BATCH_SIZE": 16,  # sentences per model call (per queued request when BATCHING is on)
     "MAX_SENTENCES": 64,  # title included; later sentences of a longer article are left out
+    "MAX_TEXT_BYTES": 0,  # largest text request body; 0: 24 bytes per MAX_TEXT_CHARS + 64 KiB (shared.api)
     "MAX_TEXT_CHARS": 200_000,  # title + body; 413 beyond
     "MAX_UPLOAD_BYTES": 256 * 1024 * 1024,  # /clustering CSV
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
@@ -80,4 +82,4 @@ def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
     config = load_config(DEFAULTS, "THEME_GENERATION")
     serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
-          processes=server_processes(config), log_format=LogFormat.DASH)
+          processes=server_processes(config), client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.DASH)
