@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -96,6 +97,18 @@ class _ClientTimeoutWorker(ThreadWorker):
         except Exception:  # the client is gone too
             pass
         return None
+
+
+class _SuiteLogger(glogging.Logger):
+    """gunicorn's own lines (workers booting and exiting, signals, timeouts) in the server's documented
+    format on stdout, through the root handler ``configure_logging`` installed, instead of gunicorn's
+    ``[date] [pid] [LEVEL]`` on stderr: one format per server in ``pm2 logs``."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
 
 
 class _DrainingArbiter(Arbiter):
@@ -184,6 +197,7 @@ def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, thread
         "accesslog": None,  # every request is logged in the documented format by shared.logs
         "errorlog": "-",
         "loglevel": "info",
+        "logger_class": _SuiteLogger,
         "post_worker_init": _post_worker_init,
         "control_socket_disable": True,  # one shared ~/.gunicorn/gunicorn.ctl would be fought over
     }

@@ -1,5 +1,6 @@
 """shared.logs on a bare Flask app: pretty JSON, Korean unescaped, long bodies cut, paths escaped."""
 import logging
+import re
 
 from flask import Flask
 
@@ -37,3 +38,13 @@ def test_control_characters_in_the_path_are_escaped(caplog):
     caplog.set_level(logging.DEBUG)
     app_with(0).test_client().get("/a%0Ab%00c")
     assert messages(caplog)[0] == "[OPENAPI] a\\nb\\x00c"
+
+
+def test_gunicorns_own_lines_come_in_the_servers_format(run_server, tmp_path):
+    """Workers booting (and signals, timeouts) are gunicorn's lines: in pm2 logs they must read like the
+    server's own, not ``[date] [pid] [INFO]``."""
+    server = run_server("file_server", "FILE_SERVER", ROOT=tmp_path / "files")
+    booting = [line for line in server.log().splitlines() if "Booting worker with pid" in line]
+    assert booting and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - INFO - Booting worker with pid: \d+",
+                                        line) for line in booting), booting
+    assert not [line for line in server.log().splitlines() if re.match(r"\[\d{4}-", line)]
