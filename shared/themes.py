@@ -150,6 +150,11 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
 def _decode(data: bytes) -> str:
     if not data.strip():
         raise BadUpload("The file is empty: expected a CSV theme list with a header row (theme,stock,...).")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte order mark (Excel's "Unicode text")
+        try:
+            return unicodedata.normalize("NFC", data.decode("utf-16"))
+        except UnicodeDecodeError:
+            raise BadUpload("The file starts like UTF-16 text but is not valid UTF-16; save it as CSV (UTF-8).") from None
     if b"\x00" in data:
         raise BadUpload("The file is binary, not a CSV text file.")
     for encoding in ("utf-8-sig", "cp949"):
@@ -186,17 +191,23 @@ def _header_map(header: list[str]) -> dict[str, int]:
 
 
 def _parse_rows(text: str) -> list[ThemeEntry]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Rows of a comma-separated list, or a tab-separated one (a header with tabs and no comma, as
+    spreadsheets export "Unicode text"); blank lines are skipped, before the header too."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = next(reader)
+        header = next((row for row in reader if any(cell.strip() for cell in row)), [])
         columns = _header_map(header)
         entries = []
+        start = reader.line_num + 1  # the line a record starts on (a quoted cell may span lines)
         for row in reader:
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
             if len(entries) >= MAX_ROWS:
                 raise BadUpload(f"Too many rows: at most {MAX_ROWS} theme-stock pairs per list.")
-            entries.append(_entry(reader.line_num, row, columns, len(header)))
+            entries.append(_entry(line, row, columns, len(header)))
     except csv.Error as exc:
         raise BadUpload(f"Row {reader.line_num}: {csv_problem(exc)}.") from None
     if not entries:
@@ -208,6 +219,9 @@ def _entry(line: int, row: list[str], columns: dict[str, int], width: int) -> Th
     if len(row) > width:
         raise BadUpload(f"Row {line}: {len(row)} fields, but the header has {width}.")
     cells = {c: (row[i].strip() if i < len(row) else "") for c, i in columns.items()}
+    for column, value in cells.items():
+        if "\n" in value or "\r" in value:
+            raise BadUpload(f"Row {line}: column '{column}' runs over several lines: a quote (\") left open?")
     for column in REQUIRED:
         if not cells[column]:
             raise BadUpload(f"Row {line}: column '{column}' is empty.")

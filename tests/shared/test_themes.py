@@ -27,6 +27,25 @@ def test_an_undecodable_file_is_refused():
         ThemeList.from_csv_bytes(b"theme,stock\n\xff\xfe\xfd\xfc,\x80\x80\n")
 
 
+@pytest.mark.parametrize("data", [
+    "theme\tstock\tcode\n유전자\t툴젠\t199800\n".encode(),  # tab-separated, as spreadsheets export it
+    "\n\ntheme,stock,code\n유전자,툴젠,199800\n".encode(),  # blank lines before the header
+    "theme,stock,code\n유전자,툴젠,199800\n".encode("utf-16"),  # Excel's "Unicode text" (UTF-16 with BOM)
+])
+def test_tab_separated_utf16_and_blank_leading_lines_are_read(data):
+    assert [(e.theme, e.stock, e.code) for e in ThemeList.from_csv_bytes(data).entries] == [("유전자", "툴젠", "199800")]
+
+
+@pytest.mark.parametrize("data, message", [
+    ('theme,stock\n"유전자,툴젠\n반도체,삼성전자\n', "Row 2: column 'theme' runs over several lines"),
+    ('theme,stock\n유전자,툴젠\n반도체,"삼성\n전자"\n', "Row 3: column 'stock' runs over several lines"),
+])
+def test_a_quote_left_open_is_named_on_the_line_it_starts(data, message):
+    with pytest.raises(BadUpload) as refused:
+        ThemeList.from_csv_bytes(data.encode())
+    assert refused.value.body["error"].startswith(message)
+
+
 def test_aliases_count_for_the_stock_and_longest_names_win():
     themes = ThemeList.from_csv_bytes(
         "theme,stock,aliases\n반도체,SK하이닉스,하이닉스\n지주사,SK,\n".encode())
