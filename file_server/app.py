@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.config import load_config
+from shared.config import load_config, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
 from file_server.api import StoreNameConverter, ns
@@ -33,6 +33,7 @@ DEFAULTS = {
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then the store (created and probed), then the API."""
     config = load_config(DEFAULTS, "FILE_SERVER", overrides)
+    warn_unread_environment(DEFAULTS, "FILE_SERVER")
     if config["API_KEY_FOR_READS"] and not config["API_KEY"]:
         raise ValueError("FILE_SERVER_API_KEY_FOR_READS is on but FILE_SERVER_API_KEY is empty")
     app = Flask(__name__)

@@ -6,11 +6,16 @@ A key ``PORT`` of a server whose prefix is ``THEME_CLASSIFICATION`` is read from
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 SUITE_PREFIX = "THEME_API"
+# Bare names a shell sets for its own use (zsh's HOST): never taken for a misplaced setting.
+_SHELL_NAMES = frozenset({"HOST"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -56,3 +61,17 @@ def load_config(
                 break
     config.update(overrides or {})
     return config
+
+
+def warn_unread_environment(defaults: Mapping[str, Any], prefix: str,
+                            environ: Mapping[str, str] | None = None) -> list[str]:
+    """Settings of this server set in the environment under their bare name (``API_KEY``, ``PORT``), which
+    is not read: log a warning for each, naming what is read instead (an ``API_KEY`` that silently did
+    nothing would leave the server open). Returns the bare names."""
+    env = os.environ if environ is None else environ
+    unread = [key for key in defaults if key in env and key not in _SHELL_NAMES
+              and f"{prefix}_{key}" not in env and f"{SUITE_PREFIX}_{key}" not in env]
+    for key in unread:
+        logger.warning("%s is set in the environment but not read: this server reads %s_%s (or %s_%s)",
+                       key, prefix, key, SUITE_PREFIX, key)
+    return unread

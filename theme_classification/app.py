@@ -8,7 +8,7 @@ from flask import Flask
 from shared.api import make_api
 from shared.backends import GENERATOR_DEFAULTS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
-from shared.config import load_config
+from shared.config import load_config, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
 from theme_classification.api import ns
@@ -38,6 +38,7 @@ DEFAULTS = {
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then models (once), then the API."""
     config = load_config(DEFAULTS, "THEME_CLASSIFICATION", overrides)
+    warn_unread_environment(DEFAULTS, "THEME_CLASSIFICATION")
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     data_dir = Path(config["DATA_DIR"])

@@ -1,7 +1,9 @@
+import logging
+
 import pytest
 
 from shared.backends import GENERATOR_DEFAULTS, intra_threads, server_processes
-from shared.config import ConfigError, load_config
+from shared.config import ConfigError, load_config, warn_unread_environment
 
 DEFAULTS = {"PORT": 8001, "SWAGGER": True, "DEVICE": "auto", "RATIO": 0.5}
 
@@ -33,3 +35,19 @@ def test_processes_default_to_two_on_cpu_one_with_a_gpu_and_share_the_cores(monk
     assert intra_threads({**cpu, "BATCHING": False, "PROCESSES": 1}, "TORCH_THREADS") == 0  # torch's own
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert server_processes(cpu) == 1
+
+
+def test_a_setting_under_its_bare_name_is_reported_as_not_read(caplog):
+    defaults = {"HOST": "127.0.0.1", "PORT": 8001, "API_KEY": "", "DATA_DIR": "var"}
+    env = {"API_KEY": "s3cret", "PORT": "9000", "THEME_X_PORT": "9001", "HOST": "myhost", "DATA_DIR": "d",
+           "THEME_API_DATA_DIR": "e"}
+    with caplog.at_level(logging.WARNING, logger="shared.config"):
+        assert warn_unread_environment(defaults, "THEME_X", env) == ["API_KEY"]
+    assert caplog.messages == ["API_KEY is set in the environment but not read: this server reads "
+                               "THEME_X_API_KEY (or THEME_API_API_KEY)"]
+
+
+def test_a_server_started_with_a_bare_api_key_says_it_is_not_read(run_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("API_KEY", "s3cret")
+    server = run_server("file_server", "FILE_SERVER", ROOT=tmp_path / "files")
+    assert "API_KEY is set in the environment but not read: this server reads FILE_SERVER_API_KEY" in server.log()
