@@ -50,6 +50,7 @@ class _ReadTimeoutSocket:
 
     def __init__(self, sock, timeout: float) -> None:
         self._sock, self._timeout = sock, timeout
+        self.timed_out = False
 
     def recv(self, size: int, *flags: int) -> bytes:
         if self._sock.gettimeout() is not None:  # the caller bounds this read itself (gunicorn's drain)
@@ -58,6 +59,7 @@ class _ReadTimeoutSocket:
         try:
             return self._sock.recv(size, *flags)
         except TimeoutError:
+            self.timed_out = True
             raise ClientTimeout(self._timeout) from None
         finally:
             self._sock.settimeout(None)
@@ -77,6 +79,16 @@ class _TimedConn(TConn):
         unreader = getattr(self.parser, "unreader", None)
         if fresh and self.client_timeout > 0 and isinstance(unreader, SocketUnreader):
             unreader.sock = _ReadTimeoutSocket(unreader.sock, self.client_timeout)
+
+    def close(self, graceful: bool = False) -> None:
+        """gthread closes a finished connection on the worker's main loop, gracefully: it waits up to
+        2 s for the client to close too. A client that stalled does not, so each would freeze accepting,
+        keep-alive and the heartbeat for 2 s, one after another (12 at once got the worker killed).
+        Its connection is closed at once: it sent nothing that would need draining."""
+        unreader = getattr(self.parser, "unreader", None)
+        if getattr(getattr(unreader, "sock", None), "timed_out", False):
+            graceful = False
+        super().close(graceful)
 
 
 class _ClientTimeoutWorker(ThreadWorker):
