@@ -28,6 +28,12 @@ class TfMatch:
                 "theme_count": self.theme_count, "stock_count": self.stock_count}
 
 
+# Everyday words and a listed name that contain a theme keyword of the default list without meaning it:
+# 방산 (defence) in 전방산업/후방산업 (downstream/upstream industry), 지방산(업) (fatty acid, regional
+# industry); 원전 (nuclear plant) in 대원전선 (a cable maker).
+NOT_KEYWORDS = ("전방산업", "후방산업", "지방산", "대원전선")
+
+
 class TfidfMatcher:
     """Built once per theme list; ``match`` is read-only, so concurrent requests may share it."""
 
@@ -40,7 +46,7 @@ class TfidfMatcher:
         for theme in themes.themes:
             norm = math.sqrt(sum(self.idf[t] ** 2 for t in themes.keywords[theme]))
             self.vectors[theme] = {t: self.idf[t] / norm for t in themes.keywords[theme]}
-        self._terms = TermCounter(set(self.idf))
+        self._terms = TermCounter(set(self.idf), NOT_KEYWORDS)
         self._stock_of = {alias: stock for stock, names in themes.aliases.items() for alias in names}
         self._names = TermCounter(set(self._stock_of))
 

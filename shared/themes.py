@@ -21,6 +21,7 @@ import re
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +76,21 @@ def _trie_regex(node: dict) -> str:
 
 
 class TermCounter:
-    """Counts non-overlapping occurrences of many terms in a text, longest term first."""
+    """Counts non-overlapping occurrences of many terms in a text, longest term first. An ``ignored``
+    word is matched like a term and not counted: the terms inside it are not there (``방산`` in
+    ``전방산업``)."""
 
-    def __init__(self, terms: set[str]) -> None:
-        self._pattern = terms_pattern(terms)
+    def __init__(self, terms: set[str], ignored: Iterable[str] = ()) -> None:
+        self._ignored = frozenset(ignored) - terms
+        self._pattern = terms_pattern(terms | self._ignored)
 
     def count(self, text: str) -> Counter[str]:
-        return Counter(self._pattern.findall(text)) if self._pattern else Counter()
+        if not self._pattern:
+            return Counter()
+        found = Counter(self._pattern.findall(text))
+        for word in self._ignored & found.keys():
+            del found[word]
+        return found
 
 
 class ThemeList:

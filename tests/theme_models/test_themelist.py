@@ -27,3 +27,11 @@ def test_the_shipped_list_ties_an_article_that_says_only_the_short_forms():
             "방산주인 LIG넥스원은 방산 수출 호조로 강세를 보였다.")
     found = {m.stock: m.theme for m in matcher.match(text)}
     assert found == {"두산에너빌리티": "원자력발전", "LIG넥스원": "방위산업/전쟁 및 테러"}
+
+
+def test_words_that_contain_a_short_form_are_not_evidence():
+    """방산 inside 전방산업 (the downstream industry) or 지방산업단지, 원전 inside 대원전선 (a cable maker)."""
+    matcher = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+    assert matcher.match("풍산, 구리 가격 상승 수혜\n풍산은 전방산업인 전선 수요가 늘며 신동 부문 실적이 좋아졌다.") == []
+    assert matcher.match("서울 지방산업단지 조성\n한화가 지방산업단지에 투자한다.") == []
+    assert [m.stock for m in matcher.match("한화, 방산 수출 호조\n한화는 방산 부문 실적이 좋았다.")] == ["한화"]
