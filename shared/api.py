@@ -18,7 +18,7 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
 from shared.auth import install_api_key
-from shared.errors import MISSING_FIELD, ApiError, InvalidInput, Overloaded
+from shared.errors import MISSING_FIELD, ApiError, BadUpload, InvalidInput, Overloaded
 from shared.serve import ClientTimeout
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,17 @@ class _Request(Request):
         return _CappedStream(self.environ["wsgi.input"], cap)
 
 
+def uploaded_file(what: str, example: str):
+    """The one file of the multipart field ``file``: a 400 naming the fix when there is none (``example``:
+    the curl command) or more than one (which was meant is not ours to guess)."""
+    uploads = request.files.getlist("file")
+    if not uploads:
+        raise BadUpload(f"No file: send the CSV as the multipart form field 'file' ({example}).")
+    if len(uploads) > 1:
+        raise BadUpload(f"{len(uploads)} files in the field 'file': send one {what} per upload.")
+    return uploads[0]
+
+
 def text_model(api: Api, names: Iterable[str] = ("title", "body")):
     """The Swagger model of a text request: every field a required string."""
     return api.model(
@@ -132,7 +143,7 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
 
     Every missing field is named; fields must be strings; the text is normalised to NFC (NFD text, as
     macOS writes it, matches the theme list only composed); the joined text must hold at least
-    ``MIN_TEXT_CHARS`` characters besides whitespace and, when ``max_chars`` is set, at most ``max_chars``
+    ``MIN_TEXT_CHARS`` characters once each field's blank ends are trimmed and, when ``max_chars`` is set, at most ``max_chars``
     characters (413 beyond). A body larger than such a text can need (:func:`text_body_limit`) is
     refused with 413 before it is read.
     """
@@ -163,12 +174,23 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     if broken:
         raise InvalidInput(broken)
     text = {name: unicodedata.normalize("NFC", payload[name]) for name in names}
-    if sum(len(value.strip()) for value in text.values()) < MIN_TEXT_CHARS:  # whitespace says nothing
+    if sum(len(_trimmed(value)) for value in text.values()) < MIN_TEXT_CHARS:  # blank ends say nothing
         raise InvalidInput({"text": TOO_SHORT})
     length = sum(len(value) for value in text.values())
     if max_chars and length > max_chars:
         raise InvalidInput({"text": f"text is too long: {length} characters, at most {max_chars}."}, 413)
     return text
+
+
+def _trimmed(value: str) -> str:
+    """``value`` without whitespace and invisible format characters (zero-width spaces, BOMs) at its ends."""
+    blank = lambda ch: ch.isspace() or unicodedata.category(ch) == "Cf"  # noqa: E731
+    start, end = 0, len(value)
+    while start < end and blank(value[start]):
+        start += 1
+    while end > start and blank(value[end - 1]):
+        end -= 1
+    return value[start:end]
 
 
 def text_body_limit(max_chars: int) -> int | None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import current_app
 from flask_restx import Namespace, Resource, fields
 
-from shared.api import text_model, text_payload
-from shared.errors import BadUpload
+from shared.api import text_model, text_payload, uploaded_file
 from shared.logs import log_inputs
 
 logger = logging.getLogger(__name__)
@@ -96,13 +95,8 @@ class Upload(Resource):
     @ns.response(507, "the server could not save the list; the previous one stays active", upload_error)
     def post(self):
         """Replace the active theme list with an uploaded CSV."""
-        uploads = request.files.getlist("file")
-        if not uploads:
-            raise BadUpload("No file: send the CSV as the multipart form field 'file' "
-                            "(curl -F file=@themes.csv http://HOST:PORT/upload).")
-        if len(uploads) > 1:  # which one was meant is not ours to guess
-            raise BadUpload(f"{len(uploads)} files in the field 'file': send one theme list per upload.")
-        _service().upload(uploads[0].read())
+        upload = uploaded_file("theme list", "curl -F file=@themes.csv http://HOST:PORT/upload")
+        _service().upload(upload.read())
         return {"result": "success"}
 
 

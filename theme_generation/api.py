@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import current_app
 from flask_restx import Namespace, Resource, fields
 
-from shared.api import text_model, text_payload
-from shared.errors import BadUpload
+from shared.api import text_model, text_payload, uploaded_file
 from shared.logs import log_inputs, one_line
 
 logger = logging.getLogger(__name__)
@@ -118,10 +117,7 @@ class Clustering(Resource):
     @ns.response(413, "file larger than MAX_UPLOAD_BYTES")
     def post(self):
         """Group analysed articles by theme, merging near-duplicate theme names."""
-        upload = request.files.get("file")
-        if upload is None:
-            raise BadUpload("No file: send the CSV as the multipart form field 'file' "
-                            "(curl -F file=@articles.csv http://HOST:PORT/clustering).")
+        upload = uploaded_file("CSV of articles", "curl -F file=@articles.csv http://HOST:PORT/clustering")
         groups, read = _service().clustering(upload.read())
         headers = {"X-Rows-Total": str(read.rows), "X-Rows-Skipped": str(len(read.skipped))}
         if read.skipped:

@@ -352,6 +352,8 @@ def test_unreadable_rows_are_counted_and_reported(server, analysed):
     ({"file": ("a.csv", b"objid,result\nid1,oops\n")}, "No row could be read (1 rows): line 2: result is not JSON"),
     ({"file": ("a.xlsx", b"PK\x03\x04\x00\x00binary")}, "The file is binary"),
     ({"other": ("a.csv", b"objid,result\n")}, "No file: send the CSV as the multipart form field 'file'"),
+    ([("file", ("a.csv", b'objid,result\nid1,"[]"\n')), ("file", ("b.csv", b'objid,result\nid2,"[]"\n'))],
+     "2 files in the field 'file': send one CSV of articles per upload."),
 ])
 def test_unusable_uploads_are_a_clear_400(server, files, message):
     r = post(server, "/clustering", files=files)
