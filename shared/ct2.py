@@ -97,7 +97,7 @@ def _warn_if_stale(path: Path) -> None:
         return
     record = json.loads(record_file.read_text(encoding="utf-8"))
     source = Path(record["source"]) if record.get("source") else None
-    files = [*source.glob("*.safetensors"), *source.glob(META_FILE)] if source else []
+    files = [*source.glob("*.safetensors"), *source.glob(META_FILE), *source.glob(RELATED_FILE)] if source else []
     if any(f.stat().st_mtime > record["converted_at"] for f in files):
         logger.warning("%s is older than its source %s: run `make ct2` to convert it again", path, record["source"])
 

@@ -10,7 +10,7 @@ The word vectors come from the training articles only (``theme_models.related_wo
 each word's positive pointwise mutual information with every other word, by the articles they occur
 in together, reduced to ``dims`` dimensions by SVD, centred and normalised. A text's vector is the
 idf-weighted sum of its known words' vectors. Measured on held-out pairs (docs/models.md): with the
-default ``min_similarity`` 0.6, article pairs .769 -> .803, KorSTS pairs .774 -> .767.
+default ``min_similarity`` 0.6, article pairs .769 -> .801, KorSTS pairs .774 -> .767.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from shared.candidates import content_words
 
 RELATED_FILE = "related_words.npz"  # beside the model's weights; theme_model.json's "related_words" names it
 DEFAULT_MIN_SIMILARITY = 0.6
+CACHED_CHARS = 2_000  # titles and sentences are cached (/inference relates many sentences to one title)
 
 
 class RelatedWords:
@@ -77,6 +78,8 @@ class RelatedWords:
             summed = self.idf[ids] @ self.vectors[ids]
             norm = float(np.linalg.norm(summed))
             vector = summed / norm if norm > 0 else None
+        if len(text) > CACHED_CHARS:  # a whole article sent to /relevance: not worth holding
+            return ids, vector
         with self._lock:
             self._cache[text] = (ids, vector)
             if len(self._cache) > self._cache_size:

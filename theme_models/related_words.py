@@ -1,7 +1,7 @@
 """Build the related words of ``shared.related`` from the training articles and store them in a model directory.
 
 Each training article (title + body; the held-out dev tenth is never read) is a set of its content words
-(``shared.candidates.content_words``). For the words in at least ``min_df`` articles (numbers left out): the positive
+(``shared.candidates.content_words``). For the words in at least ``min_df`` articles (numbers with or without their unit left out: ``24일``, ``2400원``): the positive
 pointwise mutual information of every two words by the articles they share, ``log(n(a,b) N / (n(a) n(b)))``
 where positive; a truncated SVD of that matrix to ``dims`` dimensions; the vectors centred on their mean
 (the corpus's common direction: every two finance words are otherwise close) and normalised; and each
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,11 @@ from theme_models.data import naver_articles
 
 logger = logging.getLogger(__name__)
 
+# A number with or without its unit (24일, 2400원, 1.5%, 27포인트, 3분기), but not a word that starts with
+# one (2차전지, 5G).
+NUMBER = re.compile(r"\d[\d,.]*(?:%|원|억|조|만|천|억원|조원|만원|천원|일|월|년|개|명|배|주|시|분|초|위|건|곳|차|세|"
+                    r"포인트|분기|개월|거래일|달러|억달러|만명|만주|만대|대|호|번|층|회|곳|종|점|년간|일간|배럴|톤)?")
+
 
 def build(texts: Iterable[str], dims: int = 128, min_df: int = 5, seed: int = 0,
           min_similarity: float = DEFAULT_MIN_SIMILARITY) -> RelatedWords:
@@ -38,7 +44,7 @@ def build(texts: Iterable[str], dims: int = 128, min_df: int = 5, seed: int = 0,
     for words in docs:
         for w in words:
             df[w] = df.get(w, 0) + 1
-    vocabulary = sorted(w for w, n in df.items() if n >= min_df and not w.isdigit())  # a number is no topic
+    vocabulary = sorted(w for w, n in df.items() if n >= min_df and not NUMBER.fullmatch(w))  # a number is no topic
     if len(vocabulary) < 3:
         raise ValueError(f"{len(vocabulary)} words in at least {min_df} articles: too few to relate")
     dims = min(dims, len(vocabulary) - 1)  # a small corpus (a test run) gets fewer dimensions
