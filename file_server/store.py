@@ -21,6 +21,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -42,9 +43,12 @@ MAX_NAME_BYTES = 1024
 MAX_DEPTH = 16
 META_DIR = ".meta"
 TEMP_PREFIX, TEMP_SUFFIX = ".upload-", ".part"
-# Letters that render as nothing (Unicode's default-ignorable code points outside the C categories):
-# the Hangul fillers, the combining grapheme joiner, and the blank Braille pattern, which shows as a space.
-INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800")
+# Characters that render as nothing, outside the C categories (refused with them): Unicode's default-
+# ignorable letters and marks (the Hangul fillers, the combining grapheme joiner, the Khmer and Mongolian
+# inherent vowels and selectors, the variation selectors, which make 'a\ufe0f.csv' look like 'a.csv') and
+# the blank Braille pattern, which shows as a space.
+INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+                       "\U000e0100-\U000e01ef]")
 HASH_CHUNK = 1 << 20
 CONTENT_TYPES = {
     ".csv": "text/csv", ".tsv": "text/tab-separated-values", ".txt": "text/plain",
@@ -117,8 +121,8 @@ def normalise_name(name: str) -> str:
         raise BadName("Invalid file name: backslashes are not allowed; separate folders with '/'.")
     if "\ufffd" in name:
         raise BadName("Invalid file name: it is not valid UTF-8.")
-    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") or ch in INVISIBLE
-           for ch in name):
+    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+           for ch in name) or INVISIBLE.search(name):
         raise BadName("Invalid file name: control or invisible characters are not allowed.")
     if any(unicodedata.category(ch) == "Zs" and ch != " " for ch in name):
         # 'a\u00a0b.csv' next to 'a b.csv': two names no one can tell apart on screen

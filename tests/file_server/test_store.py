@@ -52,6 +52,9 @@ HOSTILE = {
     "halfwidth hangul filler": "\uffa0/x.csv",
     "hangul choseong filler": "a\u115f.csv",
     "braille blank": "a\u2800b.csv",
+    "variation selector": "a\ufe0f.csv",  # looks exactly like a.csv
+    "ideographic variation selector": "a\U000e0100.csv",
+    "mongolian selector": "a\u180b.csv",
 }
 
 
@@ -165,6 +168,42 @@ def test_a_failed_upload_keeps_the_folder_another_upload_is_writing_into(store):
         release.set()
         writer.join()
     assert store.resolve("shared/a.csv").read_bytes() == b"ab"
+
+
+def test_a_failed_upload_does_not_prune_a_folder_another_upload_has_just_made(store, monkeypatch):
+    """The race the store's lock closes: upload B has made (or found) the folder and is about to create
+    its temporary file in it when upload A, failing in the same folder, removes the folders it thinks
+    empty. B must still store its file."""
+    import file_server.store as store_module
+
+    b_making_temp, a_done = threading.Event(), threading.Event()
+    real_mkstemp = store_module.tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if threading.current_thread().name == "upload-b":
+            b_making_temp.set()
+            a_done.wait(1)  # without the lock, A prunes the folder here
+        return real_mkstemp(*args, **kwargs)
+
+    def failing():
+        yield b"a"
+        assert b_making_temp.wait(10)
+        raise ConnectionResetError("client went away")
+
+    monkeypatch.setattr(store_module.tempfile, "mkstemp", mkstemp)
+    outcome = {}
+    a = threading.Thread(target=lambda: outcome.setdefault("a", pytest.raises(ConnectionResetError, store.save,
+                                                                             "shared/a.csv", failing())))
+    b = threading.Thread(target=lambda: outcome.setdefault("b", store.save("shared/b.csv", iter([b"b"]))),
+                         name="upload-b")
+    a.start()
+    while not list((store.root / "shared").glob("*")):  # A's temporary file is there
+        threading.Event().wait(0.01)
+    b.start()
+    a.join(10)
+    a_done.set()
+    b.join(10)
+    assert "b" in outcome and store.resolve("shared/b.csv").read_bytes() == b"b"
 
 
 def test_symlinks_are_never_followed(store, tmp_path):
