@@ -122,11 +122,17 @@ def gc_paused() -> Iterator[None]:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else CP949/EUC-KR as Excel saves Korean CSV."""
+    """UTF-8 (with or without BOM), else CP949/EUC-KR as Excel saves Korean CSV, or UTF-16 with its BOM
+    (Excel's "Unicode text"), as theme lists are read."""
     if not data.strip():
         raise UploadError("The file is empty: expected a CSV with a header row and the columns objid,result.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UploadError("The file starts like UTF-16 text but is not valid UTF-16: save it as CSV (UTF-8).") from None
     if b"\x00" in data:
-        raise UploadError("The file is binary (or UTF-16), not a CSV text file: save it as CSV (UTF-8).")
+        raise UploadError("The file is binary, not a CSV text file: save it as CSV (UTF-8).")
     for encoding in ("utf-8-sig", "cp949"):
         try:
             return data.decode(encoding)

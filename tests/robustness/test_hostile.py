@@ -78,7 +78,7 @@ def _csv(header: str, row: str) -> dict[str, bytes]:
 EXPECTED = {
     ("theme_classification", "/upload"): {
         "empty": (400, "empty"), "binary": (400, "binary"), "neither UTF-8 nor CP949": (400, "neither UTF-8"),
-        "UTF-16": (400, "binary"), "header only": (400, "no theme-stock rows"),
+        "UTF-16": (200, None), "header only": (400, "no theme-stock rows"),  # Excel's "Unicode text", with its BOM
         "a million columns, none needed": (400, "missing column 'theme'"),
         "a million columns around the needed ones": (200, None),
         "one 50 MB line": (413, "larger than the limit of 20971520 bytes"),
@@ -86,7 +86,7 @@ EXPECTED = {
     },
     ("theme_generation", "/clustering"): {
         "empty": (400, "empty"), "binary": (400, "binary"), "neither UTF-8 nor CP949": (400, "neither UTF-8"),
-        "UTF-16": (400, "binary"), "header only": (400, "no rows"),
+        "UTF-16": (200, None), "header only": (400, "no rows"),
         "a million columns, none needed": (400, "no 'objid' column"),
         "a million columns around the needed ones": (200, None),
         "one 50 MB line": (400, "Line 2: a cell is longer than 16777216 characters"),

@@ -211,7 +211,8 @@ def test_line_numbers_count_multiline_cells():
     (b"id_x,result\nid1,[]\n", "no 'objid' column"),
     (b"objid,result\n", "no rows"),
     (b"objid,result\nid1,broken\nid2,{}\n", "No row could be read (2 rows): line 2: result is not JSON"),
-    (b"\xff\xfeo\x00b\x00", "binary"),
+    (b"PK\x03\x04\x00\x00binary", "binary"),
+    ("objid\n".encode("utf-16"), "no 'result' column"),  # UTF-16 is read (with its BOM)
     (b"objid,result,objid\nid1,[],id2\n", "names the column 'objid' 2 times"),
     (b"objid,result\nid1,\xff\xff\xff\n", "neither UTF-8 nor CP949"),
 ])
