@@ -43,6 +43,9 @@ class GenerationService:
         hinted = reads_hints(relevance.meta)  # theme-train models only: a user's own T5 gets title and sentence
         self._relevance_matcher = matcher if hinted else None
         self._related = RelatedWords.for_model(relevance.path, relevance.meta) if hinted else None
+        if self._related:
+            logger.info("relevance hint: %d related words (min similarity %g)", len(self._related.words),
+                        self._related.min_similarity)
         self._trie = lru_cache(maxsize=4096)(self._build_trie)
 
     # -- endpoints ------------------------------------------------------------------------------
@@ -98,6 +101,8 @@ class GenerationService:
         return {"status": "ok", "process": os.getpid(), **models,
                 "splitter": {"sentences": len(sentences), "ms": split_ms},
                 "theme_list": {"pairs": len(themes), "themes": len(themes.themes), "stocks": len(themes.stocks)},
+                "related_words": ({"words": len(self._related.words), "min_similarity": self._related.min_similarity}
+                                  if self._related else None),
                 "max_sentences": self.max_sentences}
 
     # -- steps ----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ def test_health_touches_the_model_and_the_splitter(server):
     assert health["status"] == "ok" and health["generator"]["device"] in ("cpu", "cuda")
     assert "relevance" not in health  # one model directory, loaded once
     assert health["splitter"]["sentences"] == 2 and health["theme_list"]["themes"] > 0
+    assert health["related_words"]["words"] > 1000 and health["related_words"]["min_similarity"] == 0.6
 
 
 def test_swagger_documents_every_endpoint(server):
