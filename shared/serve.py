@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -42,20 +43,39 @@ class ClientTimeout(Exception):
 
 
 class _ReadTimeoutSocket:
-    """The client socket as gunicorn's request parser sees it: a read waits at most ``timeout`` seconds.
+    """The client socket as gunicorn's request parser sees it: a read waits at most ``timeout`` seconds,
+    and a request's head (request line and headers) must arrive whole within ``timeout`` of its first byte.
 
     gunicorn's gthread worker reads a request with blocking, untimed reads once its first bytes have
-    arrived, so a client that stalls mid-request holds a thread for good. Only reads are timed: sends
-    (a long download to a slow reader) and the time the app computes are not."""
+    arrived, so a client that stalls mid-request holds a thread for good, and one that trickles a header
+    byte now and then holds it too. Only reads are timed: sends (a long download to a slow reader) and
+    the time the app computes are not; a body may take as long as it keeps arriving."""
 
     def __init__(self, sock, timeout: float) -> None:
         self._sock, self._timeout = sock, timeout
         self.timed_out = False
+        self._head_deadline: float | None = None
+        self.reading_head = True  # until the worker hands the request to the app (``head_read``)
+
+    def head_read(self) -> None:
+        self.reading_head = False
+
+    def next_head(self) -> None:
+        self.reading_head, self._head_deadline = True, None
 
     def recv(self, size: int, *flags: int) -> bytes:
         if self._sock.gettimeout() is not None:  # the caller bounds this read itself (gunicorn's drain)
             return self._sock.recv(size, *flags)
-        self._sock.settimeout(self._timeout)
+        timeout = self._timeout
+        if self.reading_head:
+            now = time.monotonic()
+            if self._head_deadline is None:
+                self._head_deadline = now + self._timeout
+            timeout = self._head_deadline - now
+            if timeout <= 0:
+                self.timed_out = True
+                raise ClientTimeout(self._timeout)
+        self._sock.settimeout(timeout)
         try:
             return self._sock.recv(size, *flags)
         except TimeoutError:
@@ -100,6 +120,18 @@ class _ClientTimeoutWorker(ThreadWorker):
             conn.client_timeout = getattr(self.app, "client_timeout", DEFAULT_CLIENT_TIMEOUT)
         return super().handle(conn)
 
+    def handle_request(self, req, conn):
+        """The head has arrived: from here its body's reads are timed one by one; once answered, the
+        connection's next request is a new head."""
+        sock = getattr(getattr(conn.parser, "unreader", None), "sock", None)
+        if not isinstance(sock, _ReadTimeoutSocket):
+            return super().handle_request(req, conn)
+        sock.head_read()
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            sock.next_head()
+
     def handle_error(self, req, client, addr, exc) -> None:
         if not isinstance(exc, ClientTimeout):
             return super().handle_error(req, client, addr, exc)
@@ -132,7 +164,7 @@ class _DrainingArbiter(Arbiter):
 
 _HTTP_ERRORS = {  # what gunicorn itself refuses, before the app sees the request
     400: "The request is not valid HTTP (request line, header or chunked body).",
-    408: "The request did not arrive in time: nothing was received for {client_timeout:g} seconds.",
+    408: "The request's headers did not arrive in time: they must arrive within {client_timeout:g} seconds.",
     414: "The URL is too long: at most {limit_request_line} bytes.",
     417: "Unsupported Expect header.",
     431: "The request headers are too large: at most {limit_request_fields} fields of "

@@ -148,7 +148,32 @@ def test_a_stalled_request_head_gets_a_json_408(files):
     with sock:
         elapsed, status, body = answer_time(sock)
     assert status == 408 and elapsed < FS_TIMEOUT + 3, body
-    assert "nothing was received for 1 seconds" in json.loads(body)["message"]
+    assert json.loads(body)["message"] == "The request's headers did not arrive in time: they must arrive within 1 seconds."
+
+
+def test_a_head_trickled_byte_by_byte_is_cut_off_too(files):
+    """A header line every 0.6 s never stalls a read for the 1 s timeout, but the head as a whole must
+    arrive within it (a slowloris would otherwise hold a thread for as long as it likes)."""
+    sock = stall(files, "GET /health HTTP/1.1\r\nHost: x\r\n")
+    with sock:
+        started = time.monotonic()
+        status = None
+        for i in range(20):
+            time.sleep(FS_TIMEOUT * 0.6)
+            try:
+                sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
+            except OSError:  # cut off
+                break
+            sock.settimeout(0.01)
+            try:
+                if sock.recv(1, socket.MSG_PEEK):
+                    break
+            except (BlockingIOError, TimeoutError):
+                continue
+            finally:
+                sock.settimeout(15)
+        status, _, _ = read_response(sock)
+        assert status == 408 and time.monotonic() - started < FS_TIMEOUT + 3
 
 
 def test_only_a_stalled_client_is_cut_off_not_a_slow_one(files):
