@@ -25,7 +25,7 @@ DEFAULTS = {
     "API_KEY": "",  # empty: no key needed
     "API_KEY_FOR_READS": False,
     "SWAGGER": True,
-    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may pause mid-request, and its headers may take; then 408 (0: off)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
 }
 

@@ -27,18 +27,20 @@ from shared.logs import LogFormat, configure_logging
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLIENT_TIMEOUT = 30.0  # seconds a client may send nothing while its request is being read
+DEFAULT_CLIENT_TIMEOUT = 30.0  # seconds a client may pause mid-request, and the most its headers may take
 
 
 class ClientTimeout(Exception):
-    """The client sent nothing for ``seconds`` while its request (headers or body) was being read.
+    """The client sent nothing for ``seconds`` while its request (headers or body) was being read, or
+    (``head``) its headers were not all there ``seconds`` after their first byte.
 
     Not an ``OSError``: gunicorn would log that as a socket error with a traceback and answer nothing;
     this one reaches the worker's ``handle_error`` (a 408 before the app runs) or, raised while the app
     reads the body, ``shared.api`` (a 408 in the suite's shape)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the client sent nothing for {seconds:g} s")
+    def __init__(self, seconds: float, head: bool = False) -> None:
+        super().__init__(f"the headers took more than {seconds:g} s" if head
+                         else f"the client sent nothing for {seconds:g} s")
         self.seconds = seconds
 
 
@@ -66,23 +68,22 @@ class _ReadTimeoutSocket:
     def recv(self, size: int, *flags: int) -> bytes:
         if self._sock.gettimeout() is not None:  # the caller bounds this read itself (gunicorn's drain)
             return self._sock.recv(size, *flags)
-        timeout = self._timeout
-        if self.reading_head:
-            now = time.monotonic()
-            if self._head_deadline is None:
-                self._head_deadline = now + self._timeout
-            timeout = self._head_deadline - now
-            if timeout <= 0:
-                self.timed_out = True
-                raise ClientTimeout(self._timeout)
+        timeout, head = self._timeout, self.reading_head and self._head_deadline is not None
+        if head:  # what is already there is still read (0: a non-blocking read) once the deadline has passed
+            timeout = max(0.0, self._head_deadline - time.monotonic())
         self._sock.settimeout(timeout)
         try:
-            return self._sock.recv(size, *flags)
-        except TimeoutError:
+            data = self._sock.recv(size, *flags)
+        except (TimeoutError, BlockingIOError):
             self.timed_out = True
-            raise ClientTimeout(self._timeout) from None
+            raise ClientTimeout(self._timeout, head) from None
         finally:
             self._sock.settimeout(None)
+        if self.reading_head and self._head_deadline is None and data.strip(b"\r\n"):
+            # The head's clock starts at its first byte (not at a stray CRLF after the last body, which
+            # keeps an idle keep-alive connection in this thread instead of the poller).
+            self._head_deadline = time.monotonic() + self._timeout
+        return data
 
     def __getattr__(self, name: str):
         return getattr(self._sock, name)
@@ -228,8 +229,9 @@ def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, thread
     will not build (a model or a store that will not load) stops the server with the cause logged.
     ``processes`` gunicorn workers each build their own app and share the port (each has its own
     Python lock: a model server's Python work scales with them, not with threads). A client that sends
-    nothing for ``client_timeout`` seconds while its request is being read gets a 408 and is dropped,
-    freeing its thread (``0``: no limit); keep-alive waits and the app's own work are not timed."""
+    nothing for ``client_timeout`` seconds while its request is being read, or whose headers take longer
+    than that from their first byte, gets a 408 and is dropped, freeing its thread (``0``: no limit);
+    keep-alive waits, sends and the app's own work are not timed."""
     configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
     options = {
         "bind": f"{host}:{port}",

@@ -28,7 +28,7 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     "SWAGGER": True,
-    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may pause mid-request, and its headers may take; then 408 (0: off)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)

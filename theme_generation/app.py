@@ -40,7 +40,7 @@ DEFAULTS = {
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
-    "CLIENT_TIMEOUT": 30.0,  # seconds a client may send nothing mid-request before a 408 (0: no limit)
+    "CLIENT_TIMEOUT": 30.0,  # seconds a client may pause mid-request, and its headers may take; then 408 (0: off)
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
     "API_KEY": "",  # when set, every request but /health needs X-API-Key (see shared.auth)
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
