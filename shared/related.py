@@ -14,17 +14,20 @@ default ``min_similarity`` 0.6, article pairs .769 -> .801, KorSTS pairs .774 ->
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shared.candidates import content_words
+from shared.candidates import content_words, reads_hints
+
+if TYPE_CHECKING:
+    from shared.tfidf import TfidfMatcher
 
 RELATED_FILE = "related_words.npz"  # beside the model's weights; theme_model.json's "related_words" names it
 DEFAULT_MIN_SIMILARITY = 0.6
-CACHED_CHARS = 2_000  # titles and sentences are cached (/inference relates many sentences to one title)
+CACHED_CHARS = 2_000  # longer texts are not cached
 
 
 class RelatedWords:
@@ -39,9 +42,7 @@ class RelatedWords:
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.idf = np.asarray(idf, dtype=np.float32)
         self.min_similarity = min_similarity
-        self._cache: OrderedDict[str, tuple[list[int], np.ndarray | None]] = OrderedDict()
-        self._cache_size = cache_size  # /inference relates every sentence of an article to one title
-        self._lock = threading.Lock()
+        self._cached = lru_cache(maxsize=cache_size)(self._compute)  # /inference: many sentences, one title
 
     @classmethod
     def load(cls, path: str | Path, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> "RelatedWords":
@@ -67,24 +68,17 @@ class RelatedWords:
             np.savez(f, words=words, vectors=self.vectors.astype(np.float16), idf=self.idf)
 
     def _text(self, text: str) -> tuple[list[int], np.ndarray | None]:
-        """The text's known words (first occurrence order) and its unit vector (None without known words)."""
-        with self._lock:
-            if text in self._cache:
-                self._cache.move_to_end(text)
-                return self._cache[text]
+        """The text's known words (first occurrence order) and its unit vector (None without known words);
+        titles and sentences are cached, a whole article sent to /relevance is not worth holding."""
+        return self._cached(text) if len(text) <= CACHED_CHARS else self._compute(text)
+
+    def _compute(self, text: str) -> tuple[list[int], np.ndarray | None]:
         ids = [i for w in dict.fromkeys(content_words(text)) if (i := self.index.get(w)) is not None]
-        vector = None
-        if ids:
-            summed = self.idf[ids] @ self.vectors[ids]
-            norm = float(np.linalg.norm(summed))
-            vector = summed / norm if norm > 0 else None
-        if len(text) > CACHED_CHARS:  # a whole article sent to /relevance: not worth holding
-            return ids, vector
-        with self._lock:
-            self._cache[text] = (ids, vector)
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return ids, vector
+        if not ids:
+            return ids, None
+        summed = self.idf[ids] @ self.vectors[ids]
+        norm = float(np.linalg.norm(summed))
+        return ids, (summed / norm if norm > 0 else None)
 
     def similarity(self, a: str, b: str) -> float | None:
         """Cosine of the two texts' vectors; None when either has no known word."""
@@ -102,3 +96,12 @@ class RelatedWords:
         pairs *= np.sqrt(np.outer(self.idf[title_ids], self.idf[sentence_ids]))
         i, j = np.unravel_index(int(pairs.argmax()), pairs.shape)
         return list(dict.fromkeys([self.words[title_ids[i]], self.words[sentence_ids[j]]]))
+
+
+def relevance_hints(model, matcher: TfidfMatcher) -> tuple[TfidfMatcher | None, RelatedWords | None]:
+    """What ``relevance_source`` is given for ``model`` (a loaded generator): the matcher and the model's
+    related words for ``theme-train`` models, nothing for another T5 (it reads title and sentence only).
+    Loads the related words: call it once per model, at start-up."""
+    if not reads_hints(model.meta):
+        return None, None
+    return matcher, RelatedWords.for_model(model.path, model.meta)

@@ -19,7 +19,7 @@ from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, UNRELATED, article_te
                                reads_hints, relevance_source)
 from shared.errors import BadUpload
 from shared.pairs import NONE, NONE_SCORE, parse_pairs
-from shared.related import RelatedWords
+from shared.related import relevance_hints
 from shared.t5 import Generation, OutputTrie, T5Generator
 from shared.tfidf import TfidfMatcher
 from theme_generation import clustering
@@ -40,9 +40,7 @@ class GenerationService:
         self.num_beams, self.batch_size, self.max_sentences = num_beams, max(1, batch_size), max(1, max_sentences)
         self.cluster_threshold = cluster_threshold
         self._relevance_trie = relevance.trie(RELEVANCE_OUTPUTS, chain=False)
-        hinted = reads_hints(relevance.meta)  # theme-train models only: a user's own T5 gets title and sentence
-        self._relevance_matcher = matcher if hinted else None
-        self._related = RelatedWords.for_model(relevance.path, relevance.meta) if hinted else None
+        self._relevance_matcher, self._related = relevance_hints(relevance, matcher)
         if self._related:
             logger.info("relevance hint: %d related words (min similarity %g)", len(self._related.words),
                         self._related.min_similarity)

@@ -51,10 +51,10 @@ from pathlib import Path
 
 from shared.backends import Backend
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
-                               generate_source, needs_evidence, reads_hints, relevance_source, split_sentences,
+                               generate_source, needs_evidence, relevance_source, split_sentences,
                                stock_finder)
 from shared.pairs import parse_pairs
-from shared.related import RelatedWords
+from shared.related import relevance_hints
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -203,24 +203,12 @@ def by_stock(pairs: list[dict]) -> dict[str, str]:
     return {p["stock"]: p["theme"] for p in reversed(pairs)}
 
 
-_RELATED: dict[Path, RelatedWords | None] = {}
-
-
-def relevance_inputs(gen: T5Generator, matcher: TfidfMatcher) -> tuple[TfidfMatcher | None, RelatedWords | None]:
-    """What a model's hints are made with, as the theme_generation server makes them: the matcher and the
-    related words for ``theme-train`` models, nothing for another T5."""
-    if not reads_hints(gen.meta):
-        return None, None
-    if gen.path not in _RELATED:
-        _RELATED[gen.path] = RelatedWords.for_model(gen.path, gen.meta)
-    return matcher, _RELATED[gen.path]
-
-
-def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> dict[str, str]:
+def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hints: tuple) -> dict[str, str]:
+    """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model."""
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
     tries = [gen.trie(generate_outputs(s, matcher, doc.title, text), chain=True) for s in sentences]
-    hinted, related = relevance_inputs(gen, matcher)
+    hinted, related = hints
     gens = gen.generate("generate", [generate_source(s, doc.title, hinted, text) for s in sentences], tries, beams)
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]
     if not with_pairs:
@@ -239,10 +227,9 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int) -> 
     return {stock: theme for stock, (_, theme) in best.items()}
 
 
-def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], matcher: TfidfMatcher,
-                       batch: int = 64) -> dict:
+def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], hints: tuple, batch: int = 64) -> dict:
     trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    hinted, related = relevance_inputs(gen, matcher)
+    hinted, related = hints
     correct = 0
     for i in range(0, len(pairs), batch):
         chunk = pairs[i:i + batch]
@@ -280,6 +267,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
     gen = load_model(model_dir, backend) if model_dir else None
     service = classification(gen, matcher, beams) if gen else None
     tasks = set(gen.meta.get("tasks", {})) if gen else set()
+    hints = relevance_hints(gen, matcher) if gen else (None, None)
     labeller = Labeller(matcher)
     results: dict = {}
     errors: dict = {}
@@ -299,7 +287,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
                 scores["t5"].add(doc, by_stock(out["t5_result"]))
                 scores["theme_inference"].add(doc, by_stock(out["result"]))
             if "inference" in scores:
-                scores["inference"].add(doc, inference(doc, gen, matcher, beams))
+                scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints))
         results[name] = {"articles": len(docs), **{k: s.result() for k, s in scores.items()},
                          "seconds": round(time.perf_counter() - started, 1)}
         errors[name] = {k: s.errors for k, s in scores.items()}
@@ -307,8 +295,8 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
     if gen and "relevance" in tasks:
         sts = korsts_pairs(data_dir, ("sts-dev.tsv", "sts-test.tsv"))[:relevance_limit]
         art = relevance_pairs(naver_articles(data_dir, "dev", limit), 3)[:relevance_limit]
-        results["relevance"] = {"korsts": relevance_accuracy(gen, sts, matcher),
-                                "naver-dev": relevance_accuracy(gen, art, matcher)}
+        results["relevance"] = {"korsts": relevance_accuracy(gen, sts, hints),
+                                "naver-dev": relevance_accuracy(gen, art, hints)}
         logger.info("relevance: %s", results["relevance"])
     if errors_out:
         errors_out.write_text(json.dumps(errors, ensure_ascii=False, indent=1), encoding="utf-8")

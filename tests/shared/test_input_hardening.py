@@ -44,7 +44,8 @@ def tc(run_server, t5_model_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tg(run_server, t5_model_dir):
     return run_server("theme_generation", "THEME_GENERATION", T5_MODEL_DIR=t5_model_dir, CLIENT_TIMEOUT=TG_TIMEOUT,
-                      MAX_SENTENCES=512)  # room for an article that takes longer than the timeout
+                      MAX_SENTENCES=512,  # room for an article that takes longer than the timeout
+                      MAX_TEXT_BYTES=1_000_000)  # set, not derived from MAX_TEXT_CHARS (4,865,536)
 
 
 def connect(server, timeout: float = 15) -> socket.socket:
@@ -282,6 +283,17 @@ def test_a_text_body_larger_than_max_text_chars_can_need_is_refused_before_it_is
     reply = json.loads(body)
     assert reply["message"] == "Input payload validation failed"
     assert reply["errors"]["text"].startswith("text is too long: the request body is larger than ")
+
+
+def test_max_text_bytes_set_replaces_the_derived_limit(tg):
+    """2 MB is under what theme_generation's MAX_TEXT_CHARS would allow (4,865,536 bytes) but over its
+    MAX_TEXT_BYTES: refused at once, not waited for (a stalled body would end in a 408)."""
+    sock = connect(tg, timeout=10)
+    with sock:
+        sock.sendall(json_post("/relevance", 2_000_000) + b'{"title": "abc", "body": "')
+        elapsed, status, body = answer_time(sock)
+    assert status == 413 and elapsed < 3, body[:300]
+    assert "larger than 1000000 bytes" in json.loads(body)["errors"]["text"]
 
 
 def test_uploads_keep_max_upload_bytes(tg):
