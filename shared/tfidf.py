@@ -46,7 +46,7 @@ class TfidfMatcher:
         for theme in themes.themes:
             norm = math.sqrt(sum(self.idf[t] ** 2 for t in themes.keywords[theme]))
             self.vectors[theme] = {t: self.idf[t] / norm for t in themes.keywords[theme]}
-        self._terms = TermCounter(set(self.idf), NOT_KEYWORDS)
+        self._terms = TermCounter(set(self.idf), NOT_KEYWORDS, whole_latin=True)
         self._stock_of = {alias: stock for stock, names in themes.aliases.items() for alias in names}
         self._names = TermCounter(set(self._stock_of))
 

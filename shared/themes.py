@@ -75,14 +75,23 @@ def _trie_regex(node: dict) -> str:
     return body
 
 
+# A term that starts (ends) with a Latin letter does not continue a Latin word on that side.
+_LATIN_START = r"(?:(?<![A-Za-z])|(?![A-Za-z]))"
+_LATIN_END = r"(?:(?![A-Za-z])|(?<![A-Za-z]))"
+
+
 class TermCounter:
     """Counts non-overlapping occurrences of many terms in a text, longest term first. An ``ignored``
     word is matched like a term and not counted: the terms inside it are not there (``방산`` in
-    ``전방산업``)."""
+    ``전방산업``). With ``whole_latin``, a term's Latin letters at either end must not go on into
+    more Latin letters (``VR`` is not in ``CVR``, nor ``LED`` in ``OLED``; ``HBM`` is in ``HBM3E``
+    and ``AI`` in ``AI가``)."""
 
-    def __init__(self, terms: set[str], ignored: Iterable[str] = ()) -> None:
+    def __init__(self, terms: set[str], ignored: Iterable[str] = (), whole_latin: bool = False) -> None:
         self._ignored = frozenset(ignored) - terms
         self._pattern = terms_pattern(terms | self._ignored)
+        if self._pattern and whole_latin:
+            self._pattern = re.compile(f"{_LATIN_START}(?:{self._pattern.pattern}){_LATIN_END}")
 
     def count(self, text: str) -> Counter[str]:
         if not self._pattern:

@@ -6,8 +6,8 @@ that evidence the theme in a text, and the common short forms (``aliases``) by w
 stocks (``하이닉스``, ``LG엔솔``, ``네이버``). Keywords come from the theme name itself:
 ``2차전지(LFP/리튬인산철)`` gives ``2차전지``, ``LFP``, ``리튬인산철``; ``유전자 치료제/분석`` gives
 ``유전자 치료제``, ``유전자치료제``, ``유전자``. Words too generic to evidence anything alone (``분석``,
-``수혜주`` ...) are dropped. A few themes also get the short form news writes them by (``SHORT_FORMS``:
-``원전``, ``방산``).
+``수혜주`` ...) are dropped. A few themes also get the other words news writes them by (``NEWS_FORMS``:
+``원전``, ``방산``, ``금융지주``).
 """
 from __future__ import annotations
 
@@ -92,13 +92,29 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "현대글로비스": ("글로비스",),
     "KT&G": ("케이티앤지",),
 }
-# The short forms by which news names some themes, which their names do not contain (API.md's own
-# examples say 원전 and 방산).
-SHORT_FORMS: dict[str, tuple[str, ...]] = {
+# Words by which news names some themes, which their names do not contain: short forms (API.md's
+# own examples say 원전 and 방산), and for 지주사 the full term and the words for the financial
+# holding companies (``4대 금융지주``, ``4대 금융그룹``: KB금융, 신한지주 ... are its members).
+NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "원자력발전": ("원전",),
     "원자력발전소 해체": ("원전 해체", "원전해체"),
     "방위산업/전쟁 및 테러": ("방산",),
+    "지주사": ("지주회사", "금융지주", "금융그룹"),
+    # the battery makers and their suppliers, as news writes them
+    "2차전지": ("배터리",),
+    "2차전지(생산)": ("배터리",),
+    "2차전지(소재/부품)": ("배터리 소재", "배터리소재"),
+    "2차전지(장비)": ("배터리 장비", "배터리장비"),
+    # one-word names that news writes with a space or by the trade
+    "제약업체": ("제약사", "제약업계", "제약 업계", "제약주"),
+    "전력설비": ("전력 설비", "전력기기", "변압기", "전력 관련주"),
+    "시스템반도체": ("시스템 반도체",),
+    "의료AI": ("의료 AI",),
+    "석유화학": ("석화", "화학주"),
+    "인터넷은행": ("인터넷전문은행",),
 }
+# Other spellings of a keyword: every keyword containing the first also counts spelled the second way.
+SPELLINGS = {"2차전지": "이차전지"}
 _SPLIT = re.compile(r"\s*(?:/|,|·|＆|&|\s및\s)\s*")
 
 
@@ -120,7 +136,9 @@ def theme_keywords(theme: str) -> tuple[str, ...]:
     keep = [w for w in words
             if len(w) >= 2 and w not in GENERIC and w != theme and not re.match(r"^\d+년?$", w)
             and not (re.fullmatch(r"[A-Za-z0-9]{1,2}", w) and w not in SHORT_LATIN_KEPT)]
-    return tuple(dict.fromkeys(keep + list(SHORT_FORMS.get(theme, ()))))
+    keep += NEWS_FORMS.get(theme, ())
+    keep += [w.replace(a, b) for w in keep for a, b in SPELLINGS.items() if a in w]
+    return tuple(dict.fromkeys(keep))
 
 
 def _parts(text: str) -> list[str]:

@@ -5,7 +5,7 @@ import pytest
 
 from shared.errors import BadUpload
 from shared.tfidf import TfidfMatcher
-from shared.themes import ThemeList
+from shared.themes import TermCounter, ThemeList
 
 
 def test_korean_headers_keywords_aliases_and_padded_codes():
@@ -59,3 +59,11 @@ def test_score_is_the_log_cosine_of_article_and_theme_keyword_vectors():
     # all idf equal: article (1,1,1)/√3; theme 반도체 (1,1,0)/√2 → cos = 2/√6
     assert match.theme == "반도체" and match.theme_count == 2 and match.stock_count == 1
     assert match.score == pytest.approx(math.log(2 / math.sqrt(6)))
+
+
+def test_latin_keywords_are_not_counted_inside_other_latin_words():
+    """``VR`` (가상현실) inside ``CVR`` (a cockpit voice recorder) is no evidence; ``HBM3E`` is HBM."""
+    counter = TermCounter({"VR", "LED", "HBM", "AI", "반도체"}, whole_latin=True)
+    text = "CVR 기록과 OLED 패널, HBM3E와 AI가 이끈 LG반도체"
+    assert counter.count(text) == {"HBM": 1, "AI": 1, "반도체": 1}
+    assert TermCounter({"VR", "LED"}).count(text) == {"VR": 1, "LED": 1}  # plain substrings otherwise

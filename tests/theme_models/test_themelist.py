@@ -1,8 +1,9 @@
-"""The default theme list's keywords: from the theme name, plus the short forms news writes."""
+"""The default theme list's keywords: from the theme name, plus the other words news writes."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from shared.candidates import article_candidates, article_text
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_models.themelist import theme_keywords
@@ -18,6 +19,22 @@ def test_keywords_come_from_the_theme_name():
 def test_news_short_forms_are_keywords_of_their_themes():
     assert "원전" in theme_keywords("원자력발전")
     assert "방산" in theme_keywords("방위산업/전쟁 및 테러")
+
+
+def test_news_forms_and_spellings_are_keywords():
+    assert "배터리" in theme_keywords("2차전지")
+    assert {"2차전지", "이차전지"} <= set(theme_keywords("2차전지(LFP/리튬인산철)"))  # every 2차전지 theme
+    assert "시스템 반도체" in theme_keywords("시스템반도체")
+    assert "제약사" in theme_keywords("제약업체")
+
+
+def test_financial_holding_companies_are_holding_companies():
+    """News writes KB금융, 신한지주 ... as 금융지주 or 금융그룹, never as 지주사."""
+    assert {"지주회사", "금융지주", "금융그룹"} <= set(theme_keywords("지주사"))
+    matcher = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+    text = article_text("4대 금융그룹 회장들의 신년사", "양종희 KB금융 회장은 신년사에서 위기를 강조했다.")
+    [kb] = [c for c in article_candidates(matcher, text) if c.stock == "KB금융"]
+    assert kb.in_scope == {"지주사"}
 
 
 def test_the_shipped_list_ties_an_article_that_says_only_the_short_forms():
