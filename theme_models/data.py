@@ -92,8 +92,11 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
     rng = random.Random(seed)
     sentences = [[s for s in split_sentences(a.body) if 15 <= len(s) <= 400] for a in articles]
     out = []
+    usable = sum(1 for x in sentences if x)
     for i, article in enumerate(articles):
         own = sentences[i]
+        if usable - bool(own) == 0:
+            continue  # no other article to draw an unrelated sentence from
         for s in rng.sample(own, min(per_article, len(own))):
             out.append((article.title, s, RELATED))
             j = rng.randrange(len(articles))

@@ -1,8 +1,10 @@
 """Distant supervision on an article written for this test."""
 from __future__ import annotations
 
+from shared.candidates import RELATED, UNRELATED
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeEntry, ThemeList
+from theme_models.data import Article, relevance_pairs
 from theme_models.labels import Labeller
 
 THEMES = ThemeList([
@@ -34,3 +36,13 @@ def test_sentence_labels():
     assert by_sentence[TITLE] == [("유전자 치료제/분석", "툴젠")]
     assert by_sentence["같은 날 삼성전자는 새 사옥을 공개했다."] == []
     assert by_sentence["한화오션은 선박을 인도했다."] == [("조선", "한화오션")]
+
+
+def test_relevance_pairs_match_each_own_sentence_with_another_article_s():
+    a = Article("a", "툴젠, 기술이전", "툴젠이 유전자교정 기술을 이전했다. 계약금과 기술료는 양측 합의에 따라 공개하지 않았다.")
+    b = Article("b", "반도체 호황", "삼성전자가 반도체 투자를 늘렸다.")
+    pairs = relevance_pairs([a, b], per_article=2)
+    assert sorted(label for _, _, label in pairs) == [RELATED] * 3 + [UNRELATED] * 3
+    assert ("툴젠, 기술이전", "삼성전자가 반도체 투자를 늘렸다.", UNRELATED) in pairs
+    # one article alone has no other to draw from: no pairs, and no endless search for one
+    assert relevance_pairs([a], per_article=2) == []
