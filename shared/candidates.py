@@ -75,12 +75,12 @@ DISTINCTIVE_SHORT_NAMES = frozenset({
 SOURCE_FIRMS = frozenset({"에프앤가이드", "NICE평가정보", "한국기업평가", "NICE"})
 # Words that mark a sentence as quoting an analyst or a data source rather than being about the firm.
 SOURCE_MARKS = re.compile(
-    r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주가|투자의견|보고서|리포트|에 따르면|자료|집계"
+    r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
 # Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
-# the listed banks' business, and the 증권 of 증권가 is the market, not a brokerage.
-NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가")
+# the listed banks' business, and the 증권 of 증권가 and 유가증권(시장) is the market, not a brokerage.
+NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가", "유가증권")
 # Particles and endings that may follow a name inside one written word (툴젠이, 삼성전자와의, 기아株).
 _ENDINGS = sorted({
     "은", "는", "이", "가", "을", "를", "의", "에", "와", "과", "도", "로", "으로", "만", "에서", "에게", "께", "까지",
@@ -254,6 +254,7 @@ def article_text(title: str, body: str) -> str:
 # -- what the model is told about each candidate ----------------------------------------------------
 
 MIN_SUBJECT_MENTIONS = 2  # a stock named this often is a subject of the article
+ARTICLE_THEME_MENTIONS = 3  # a theme whose keywords an article writes this often is one of its subjects
 IN_SCOPE, NOT_IN_SCOPE = "있음", "-"
 
 
@@ -271,6 +272,11 @@ class Candidate:
     def tied(self) -> bool:
         """The rule the training labels follow: evidence in its own scope, or named again and again."""
         return bool(self.in_scope) or self.mention.count >= MIN_SUBJECT_MENTIONS
+
+    @property
+    def offered(self) -> list[str]:
+        """The themes an answer may give it: those evidenced in its own scope, else all it has."""
+        return [t for t in self.themes if t in self.in_scope] or self.themes
 
     def hint(self) -> str:
         """``툴젠 제목 3회 유전자 치료제/분석 있음 , 면역항암제 -``."""
@@ -337,7 +343,7 @@ def classify_source(title: str, body: str, matcher: TfidfMatcher | None = None) 
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
     """``theme = stock`` for every stock the article offers and every member theme the article
     evidences, and ``없음``. ``text`` is ``article_text(title, body)``: its first line is the title."""
-    pairs = [format_pair(t, c.stock) for c in article_candidates(matcher, text) for t in c.themes]
+    pairs = [format_pair(t, c.stock) for c in article_candidates(matcher, text) for t in c.offered]
     return pairs + [NONE]
 
 
@@ -361,7 +367,7 @@ def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", arti
     """Pairs of the stocks the sentence names with their member themes the article evidences, and
     ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the model
     was trained; without the article, the sentence and title stand for it."""
-    pairs = [format_pair(t, c.stock) for c in _sentence_candidates(sentence, matcher, title, article) for t in c.themes]
+    pairs = [format_pair(t, c.stock) for c in _sentence_candidates(sentence, matcher, title, article) for t in c.offered]
     return pairs + [NONE]
 
 
@@ -414,11 +420,17 @@ def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[tuple[str, 
     return stocks, themes
 
 
-def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4) -> list[str]:
+def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4, article: str = "") -> list[str]:
     """Listed stocks both name (even by different aliases: SK하이닉스 / 하이닉스), then themes that tie them:
     a theme one evidences by keyword that the other evidences too or names a member of (a 반도체
-    title and a sentence about SK하이닉스)."""
+    title and a sentence about SK하이닉스). Given the ``article`` the title heads, the stocks and
+    themes the article is about count as the title's too (``article_subjects``, ``article_themes``):
+    a title need not name what its article keeps returning to (``조종사 대화, 경고음 다 담겼다`` over
+    an article on the 제주항공 crash)."""
     title_stocks, title_themes = _subjects(title, matcher, title)
+    if article:
+        title_stocks += tuple(s for s in article_subjects(matcher, article) if s not in title_stocks)
+        title_themes = title_themes | article_themes(matcher, article)
     sentence_stocks, sentence_themes = _subjects(sentence, matcher, title)
     members = matcher.themes.themes_of
 
@@ -431,18 +443,38 @@ def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int
     return stocks[:limit] + sorted(themes)[:limit]
 
 
+def article_subjects(matcher: TfidfMatcher, article: str) -> tuple[str, ...]:
+    """The stocks an article (``article_text(title, body)``) is about: those it offers (a member theme
+    evidenced) that its title names or that it names again and again (``MIN_SUBJECT_MENTIONS``)."""
+    return tuple(c.stock for c in article_candidates(matcher, article)
+                 if c.in_title or c.mention.count >= MIN_SUBJECT_MENTIONS)
+
+
+@lru_cache(maxsize=64)
+def article_themes(matcher: TfidfMatcher, article: str) -> frozenset[str]:
+    """The themes an article is about: those whose keywords it writes again and again
+    (``ARTICLE_THEME_MENTIONS`` in all), outside listed names."""
+    index = _keyword_themes(matcher)
+    counts: dict[str, int] = {}
+    for term, n in matcher._terms.count(evidence_text(article, matcher)).items():
+        for theme in index.get(term, ()):
+            counts[theme] = counts.get(theme, 0) + n
+    return frozenset(t for t, n in counts.items() if n >= ARTICLE_THEME_MENTIONS)
+
+
 def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None,
-                     related: RelatedWords | None = None) -> str:
+                     related: RelatedWords | None = None, article: str = "") -> str:
     """Title and sentence, after what they share (``공통: ``), the plainest evidence that they are about
     the same thing: the title words the sentence contains and, with the matcher (given to models whose
     ``theme_model.json`` says ``"inputs": "hints"``), the stocks and themes they share
-    (``shared_subjects``). When they share none of these, ``related`` (the model's related words, when
-    its ``theme_model.json`` names them) may name a title word and a sentence word that the news corpus
-    puts close together (``shared.related``). The shipped model was trained on the words alone and
-    reads the rest the same way (docs/models.md)."""
+    (``shared_subjects``; with the ``article`` the title heads, as ``/inference`` gives it, also the
+    stocks and themes that article is about). When they share none of these, ``related`` (the model's
+    related words, when its ``theme_model.json`` names them) may name a title word and a sentence word
+    that the news corpus puts close together (``shared.related``). The shipped model was trained on
+    the words alone and reads the rest the same way (docs/models.md)."""
     common = shared_words(title, sentence)
     if matcher is not None:
-        common += [s for s in shared_subjects(title, sentence, matcher) if s not in common]
+        common += [s for s in shared_subjects(title, sentence, matcher, article=article) if s not in common]
     if not common and related is not None:
         common = related.link(title, sentence)
     return f"공통: {' '.join(common) or NONE} 제목: {title} 문장: {sentence}"

@@ -59,7 +59,7 @@ class GenerationService:
         sentences = self.sentences(title, body)
         generated = self._generate(title, body, sentences)
         found = [i for i, pairs in enumerate(generated) if pairs[0]["theme"] != NONE]
-        relations = self._relate(title, [sentences[i] for i in found])
+        relations = self._relate(title, [sentences[i] for i in found], article_text(title, body))
         results = []
         for i, (related, rel_score) in zip(found, relations):
             if not related:
@@ -127,10 +127,12 @@ class GenerationService:
             generations.update(zip(chunk, self.generator.generate("generate", sources, tries, self.num_beams)))
         return [_pairs(generations.get(i)) for i in range(len(sentences))]
 
-    def _relate(self, title: str, texts: Sequence[str]) -> list[tuple[bool, float]]:
+    def _relate(self, title: str, texts: Sequence[str], article: str = "") -> list[tuple[bool, float]]:
+        """Each text related to ``title`` or not; ``article``: the one the title heads (``/inference``)."""
         answers: list[tuple[bool, float]] = []
         for chunk in batched(texts, self.batch_size):
-            sources = [relevance_source(title, text, self._relevance_matcher, self._related) for text in chunk]
+            sources = [relevance_source(title, text, self._relevance_matcher, self._related, article)
+                       for text in chunk]
             tries = [self._relevance_trie] * len(chunk)
             generations = self.relevance_model.generate("relevance", sources, tries, num_beams=1)
             answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)

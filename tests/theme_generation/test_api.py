@@ -153,6 +153,26 @@ def test_inference_is_generation_filtered_by_relevance(server):
     assert positions == sorted(positions)  # ordered by sentence
 
 
+@pytest.mark.parametrize("title, body, sentence, pair", [
+    ("조종사 대화·경고음 다 담겼다",  # the title never names the airline its article keeps naming
+     "제주항공 여객기 참사의 원인을 밝힐 블랙박스 작업이 속도를 내고 있다. "
+     "제주항공은 항공편 운항을 줄이고 유가족 지원에 전념하겠다고 밝혔다. 항공 업계는 국토교통부 발표를 기다리고 있다.",
+     "제주항공 여객기 참사의 원인을 밝힐 블랙박스 작업이 속도를 내고 있다.", ("항공/저가 항공사(LCC)", "제주항공")),
+    ("재계, 수출 최대에도 못 웃는다",  # nor the theme its article keeps writing
+     "반도체 수출이 크게 늘었다. 반도체 업황은 올해도 좋을 전망이다. 삼성전자는 미국 공장 투자를 이어간다. "
+     "반도체 관세가 변수다.",
+     "삼성전자는 미국 공장 투자를 이어간다.", ("반도체 대표주(생산)", "삼성전자")),
+], ids=["stock-not-in-title", "theme-not-in-title"])
+def test_inference_relates_a_sentence_to_what_the_title_s_article_is_about(server, title, body, sentence, pair):
+    """/inference asks whether a sentence is related to the title as the head of its article: the stocks
+    and themes the article keeps returning to are the title's too (``shared.candidates.article_subjects``).
+    /relevance, given the title and the sentence alone, calls the same sentence unrelated."""
+    found = [(p["theme"], p["stock"]) for p in post(server, "/inference", json={"title": title, "body": body}).json()
+             if p["sentence"] == sentence]
+    assert found == [pair]
+    assert post(server, "/relevance", json={"title": title, "body": sentence}).json()["result_text"] == "unrelated"
+
+
 def test_inference_logs_as_the_guide(server):
     post(server, "/inference", json={"title": TITLE, "body": BODY})
     assert_logged_in_order(server, "[OPENAPI] inference", f"inference title : {TITLE}",

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.candidates import (article_text, classify_outputs, classify_source, generate_outputs, generate_source,
-                               relevance_source,
-                               split_sentences, stock_finder, theme_evidence)
+from shared.candidates import (article_subjects, article_text, article_themes, classify_outputs, classify_source,
+                               generate_outputs, generate_source, relevance_source, split_sentences, stock_finder,
+                               theme_evidence)
 from shared.pairs import NONE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeEntry, ThemeList
@@ -51,6 +51,9 @@ def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
     assert found(matcher, quoted) == []
     assert found(matcher, "대신증권이 새 지점을 열었다.") == ["대신증권"]
     assert found(matcher, quoted, title="대신증권, 최대 실적") == ["대신증권"]
+    # a brokerage raising a target price is a source too, however the sentence is built
+    assert found(matcher, "대신증권이 툴젠의 목표가를 5만원으로 올렸다.") == ["툴젠"]
+    assert found(matcher, "대신증권은 툴젠의 목표 주가를 올렸다.") == ["툴젠"]
 
 
 def test_split_sentences_keeps_glued_sentences_apart():
@@ -69,9 +72,24 @@ def test_outputs_are_evidenced_member_pairs_and_none(matcher):
         "반도체 대표주(생산) = 삼성전자", NONE]
 
 
+def test_only_themes_evidenced_in_the_stock_s_own_scope_are_offered_when_there_are_any():
+    """The rules label a stock with a theme of its own scope; a theme the article evidences elsewhere is
+    shown in the hint (``-``) but is no answer, unless the stock has no theme in its scope."""
+    matcher = TfidfMatcher(ThemeList(ENTRIES + [ThemeEntry("HBM(고대역폭메모리)", "삼성전자", "005930", ("HBM",))]))
+    title, body = "메모리 시장 전망", "HBM 수요가 늘었다. 삼성전자가 반도체 투자를 늘렸다."
+    text = article_text(title, body)
+    assert classify_outputs(text, matcher) == ["반도체 대표주(생산) = 삼성전자", NONE]
+    assert generate_outputs("삼성전자가 반도체 투자를 늘렸다.", matcher, title, text) == ["반도체 대표주(생산) = 삼성전자", NONE]
+    assert classify_source(title, body, matcher).startswith("후보: 삼성전자 1회 반도체 대표주(생산) 있음 , HBM(고대역폭메모리) -\n")
+    # named twice, with no theme in its scope: every theme the article evidences is offered
+    text = article_text("메모리 시장 전망", "HBM 수요가 늘었다. 반도체 업황도 좋다. 삼성전자가 웃었다. 삼성전자는 투자를 늘린다.")
+    assert classify_outputs(text, matcher) == ["반도체 대표주(생산) = 삼성전자", "HBM(고대역폭메모리) = 삼성전자", NONE]
+
+
 def test_theme_evidence_ignores_names(matcher):
     assert theme_evidence("대신증권이 새 지점을 열었다.", "대신증권", matcher) == {}  # 증권 inside the name
     assert set(theme_evidence("증권 업계가 호황이다.", "대신증권", matcher)) == {"증권"}
+    assert theme_evidence("유가증권시장에서 거래가 늘었다.", "대신증권", matcher) == {}  # the KOSPI market
 
 
 def test_classify_source_keeps_title_and_candidate_sentences(matcher):
@@ -107,3 +125,23 @@ def test_relevance_source_with_the_matcher_names_shared_stocks_and_the_themes_th
     # a name that is both a shared word and a shared stock is listed once; without the matcher only words count
     assert relevance_source("대신증권 실적", "대신증권은 배당을 늘렸다.", matcher).startswith("공통: 대신증권 제목:")
     assert relevance_source("반도체 업황 회복 기대", "삼성전자가 설비 투자를 늘렸다.").startswith("공통: 없음 제목:")
+
+
+def test_relevance_source_given_the_article_counts_what_it_is_about_as_the_title_s(matcher):
+    """/inference: a title need not name the stock its article keeps naming, or the theme it keeps writing."""
+    title = "새해 첫 계약 소식"
+    body = "툴젠이 유전자 치료제 기술을 이전했다. 툴젠은 다음 달 임상을 시작한다."
+    sentence = "툴젠은 다음 달 임상을 시작한다."
+    assert relevance_source(title, sentence, matcher).startswith("공통: 없음 제목:")
+    assert relevance_source(title, sentence, matcher, article=article_text(title, body)).startswith("공통: 툴젠 ")
+    assert article_subjects(matcher, article_text(title, body)) == ("툴젠",)
+    # named once and not in the title: not what the article is about
+    assert article_subjects(matcher, article_text(title, "툴젠이 유전자 치료제 기술을 이전했다.")) == ()
+
+    title, sentence = "재계, 수출 최대에도 못 웃는다", "삼성전자는 미국 공장 투자를 이어간다."
+    body = f"반도체 수출이 늘었다. 반도체 업황이 좋다. {sentence} 반도체 관세가 변수다."
+    assert article_themes(matcher, article_text(title, body)) == {"반도체 대표주(생산)"}
+    assert relevance_source(title, sentence, matcher, article=article_text(title, body)).startswith(
+        "공통: 반도체 대표주(생산) 제목:")
+    twice = f"반도체 수출이 늘었다. {sentence} 반도체 관세가 변수다."  # written twice: not enough
+    assert relevance_source(title, sentence, matcher, article=article_text(title, twice)).startswith("공통: 없음 제목:")
