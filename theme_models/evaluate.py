@@ -29,6 +29,9 @@ Dev sets:
   and that the text names (GPT sometimes adds companies from its own knowledge);
   group names (``LG``, ``SK`` ... GPT's 'SK' in a speech article is the group, not SK Inc.) without
   evidence in the text are dropped. Its gold themes are those matching member themes.
+- ``naver-judged-1``, ``naver-judged-2``: 40 more naver-dev articles each, labelled by reading
+  (``data/naver_judged_2025.csv``, provenance in ``data/SOURCE.md``): every listed stock the article
+  ties to a theme, with every fitting member theme.
 - ``guide``: the 툴젠 article of the operations guide (read from ``../shared/spec``): 툴젠, a CAR-T
   company, with 유전자 치료제/분석 (Naver's theme for CAR-T).
 
@@ -65,6 +68,7 @@ from theme_models.labels import Labeller
 logger = logging.getLogger(__name__)
 
 GUIDE = Path("spec/operations-guide-ko.md")
+JUDGED = Path(__file__).resolve().parents[1] / "data" / "naver_judged_2025.csv"
 GUIDE_TITLE = "툴젠, 유전자교정 CAR-T 세포치료제 호주 이어 중국에 기술이전"
 GUIDE_GOLD = {"툴젠": ["유전자 치료제/분석"]}
 # GPT's free-form categories that name a Naver theme by another word.
@@ -163,6 +167,26 @@ def nate_docs(data_dir: Path, themes: ThemeList) -> list[Doc]:
     return docs
 
 
+def judged_docs(data_dir: Path, labels: Path = JUDGED) -> dict[str, list[Doc]]:
+    """naver-judged-1 and -2: naver-dev articles labelled by reading, 40 per batch
+    (``data/naver_judged_2025.csv``: a row per (article, stock) with its fitting member themes; a row
+    with no stock for an article that ties none). A stock the reader found discussed but with no
+    fitting member theme is not gold."""
+    if not labels.is_file():
+        return {}
+    gold: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for row in read_csv(labels):
+        stocks = gold.setdefault((row["batch"], row["id"]), {})
+        if row["stock"] and row["themes"]:
+            stocks[row["stock"]] = row["themes"].split("|")
+    articles = {a.id: a for a in naver_articles(data_dir, "dev")}
+    sets: dict[str, list[Doc]] = {}
+    for (batch, i), stocks in gold.items():
+        if i in articles:
+            sets.setdefault(f"naver-judged-{batch}", []).append(Doc(i, articles[i].title, articles[i].body, stocks))
+    return sets
+
+
 _MATCHERS: dict[int, TfidfMatcher] = {}
 
 
@@ -214,7 +238,7 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hin
     if not with_pairs:
         return {}
     rel_trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted, related) for s, _, _ in with_pairs],
+    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted, related, text) for s, _, _ in with_pairs],
                         [rel_trie] * len(with_pairs), 1)
     best: dict[str, tuple[float, str]] = {}
     for (sentence, g, pairs), rel in zip(with_pairs, rels):
@@ -243,6 +267,7 @@ def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], hint
 
 def dev_sets(data_dir: Path, matcher: TfidfMatcher, limit: int | None = None) -> dict[str, list[Doc]]:
     sets = {"naver-dev": naver_dev(data_dir, matcher, limit), "nate": nate_docs(data_dir, matcher.themes)}
+    sets.update(judged_docs(data_dir))
     guide = guide_docs(data_dir.parent / "spec")
     if guide:
         sets["guide"] = guide
@@ -334,6 +359,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.TRANSFORMERS.value,
                         help="ctranslate2 reads the converted copy <model>-ct2 (`make ct2`)")
     args = parser.parse_args(argv)
+    for path in (args.out, args.errors):  # fail now, not after minutes of scoring
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
     results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors,
                              backend=args.backend)
     if args.out:
