@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -189,9 +190,12 @@ def needs_evidence(stock: str) -> bool:
 
 
 def _has_evidence(name: str, code: str, text: str) -> bool:
+    """The company's code beside the name, ``(주)``/``㈜``, ``주가``/``株``, or its price move
+    (``율촌(3.88%)``, ``대상(+1.2%)``)."""
     n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
-    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}", text) is not None
+    move = rf"|{n}\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"
+    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}", text) is not None
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:
@@ -367,7 +371,8 @@ def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", arti
     """Pairs of the stocks the sentence names with their member themes the article evidences, and
     ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the model
     was trained; without the article, the sentence and title stand for it."""
-    pairs = [format_pair(t, c.stock) for c in _sentence_candidates(sentence, matcher, title, article) for t in c.offered]
+    candidates = _sentence_candidates(sentence, matcher, title, article)
+    pairs = [format_pair(t, c.stock) for c in candidates for t in c.offered]
     return pairs + [NONE]
 
 
@@ -423,43 +428,51 @@ def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[tuple[str, 
 def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4, article: str = "") -> list[str]:
     """Listed stocks both name (even by different aliases: SK하이닉스 / 하이닉스), then themes that tie them:
     a theme one evidences by keyword that the other evidences too or names a member of (a 반도체
-    title and a sentence about SK하이닉스). Given the ``article`` the title heads, the stocks and
-    themes the article is about count as the title's too (``article_subjects``, ``article_themes``):
-    a title need not name what its article keeps returning to (``조종사 대화, 경고음 다 담겼다`` over
-    an article on the 제주항공 crash)."""
+    title and a sentence about SK하이닉스). Given the ``article`` the title heads (and ``sentence`` is
+    one of its own), what the rest of the article keeps returning to counts as the title's too
+    (``article_subjects``): a title need not name it (``조종사 대화, 경고음 다 담겼다`` over an article
+    on the 제주항공 crash)."""
     title_stocks, title_themes = _subjects(title, matcher, title)
-    if article:
-        title_stocks += tuple(s for s in article_subjects(matcher, article) if s not in title_stocks)
-        title_themes = title_themes | article_themes(matcher, article)
     sentence_stocks, sentence_themes = _subjects(sentence, matcher, title)
     members = matcher.themes.themes_of
 
     def member_themes(stocks: tuple[str, ...]) -> set[str]:
         return {t for s in stocks for t in members.get(s, ())}
 
+    in_sentence = sentence_themes | member_themes(sentence_stocks)
     stocks = [s for s in title_stocks if s in sentence_stocks]
-    themes = (title_themes & (sentence_themes | member_themes(sentence_stocks))) | \
-        (sentence_themes & member_themes(title_stocks))
+    themes = (title_themes & in_sentence) | (sentence_themes & member_themes(title_stocks))
+    if article:
+        about_stocks, about_themes = article_subjects(matcher, article, sentence)
+        stocks += [s for s in about_stocks if s in sentence_stocks and s not in stocks]
+        themes |= about_themes & in_sentence
     return stocks[:limit] + sorted(themes)[:limit]
 
 
-def article_subjects(matcher: TfidfMatcher, article: str) -> tuple[str, ...]:
-    """The stocks an article (``article_text(title, body)``) is about: those it offers (a member theme
-    evidenced) that its title names or that it names again and again (``MIN_SUBJECT_MENTIONS``)."""
-    return tuple(c.stock for c in article_candidates(matcher, article)
-                 if c.in_title or c.mention.count >= MIN_SUBJECT_MENTIONS)
+def article_subjects(matcher: TfidfMatcher, article: str, sentence: str = "") -> tuple[tuple[str, ...], frozenset[str]]:
+    """What an article (``article_text(title, body)``) is about, apart from what ``sentence`` (one of its
+    own) says: the stocks it offers (a member theme evidenced) that its title names or that it names
+    ``MIN_SUBJECT_MENTIONS`` times, once at least outside the sentence; and the themes whose keywords
+    it writes ``ARTICLE_THEME_MENTIONS`` times outside the sentence (outside listed names). A sentence
+    that names a stock twice, or writes a keyword three times, does not make it the article's."""
+    named = stock_finder(matcher).find(sentence, context=article) if sentence else {}
+    stocks = tuple(c.stock for c in article_candidates(matcher, article)
+                   if c.in_title or (c.mention.count >= MIN_SUBJECT_MENTIONS
+                                     and c.mention.count > (named[c.stock].count if c.stock in named else 0)))
+    outside = Counter(_theme_counts(matcher, article))
+    outside.subtract(_theme_counts(matcher, sentence))
+    return stocks, frozenset(t for t, n in outside.items() if n >= ARTICLE_THEME_MENTIONS)
 
 
-@lru_cache(maxsize=64)
-def article_themes(matcher: TfidfMatcher, article: str) -> frozenset[str]:
-    """The themes an article is about: those whose keywords it writes again and again
-    (``ARTICLE_THEME_MENTIONS`` in all), outside listed names."""
+@lru_cache(maxsize=256)
+def _theme_counts(matcher: TfidfMatcher, text: str) -> Counter[str]:
+    """How often ``text`` writes a keyword of each theme, outside listed names."""
     index = _keyword_themes(matcher)
-    counts: dict[str, int] = {}
-    for term, n in matcher._terms.count(evidence_text(article, matcher)).items():
+    counts: Counter[str] = Counter()
+    for term, n in matcher._terms.count(evidence_text(text, matcher)).items():
         for theme in index.get(term, ()):
-            counts[theme] = counts.get(theme, 0) + n
-    return frozenset(t for t, n in counts.items() if n >= ARTICLE_THEME_MENTIONS)
+            counts[theme] += n
+    return counts
 
 
 def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None,

@@ -49,7 +49,7 @@ class Labeller:
         candidates = article_candidates(self.matcher, text)
         tied = [c for c in candidates if c.tied]
         pairs = [(c.themes[0], c.stock) for c in tied]
-        gold = {c.stock: [t for t in c.themes if t in c.in_scope] or list(c.themes) for c in tied}
+        gold = {c.stock: list(c.offered) for c in tied}
         tied_stocks = {c.stock for c in tied}
         passing = [s for s in self.finder.find(text, title=title) if s not in tied_stocks]
         sentences = [title.strip()] + split_sentences(body)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.candidates import (article_subjects, article_text, article_themes, classify_outputs, classify_source,
+from shared.candidates import (article_subjects, article_text, classify_outputs, classify_source,
                                generate_outputs, generate_source, relevance_source, split_sentences, stock_finder,
                                theme_evidence)
 from shared.pairs import NONE
@@ -38,6 +38,8 @@ def found(matcher, text, **kw):
     ("툴젠바이오라는 회사는 없다.", []),                              # a longer, unlisted name
     ("연구 대상으로 삼았다.", []),                                    # an ordinary word
     ("대상(001680)은 식품 사업을 한다.", ["대상"]),                    # ... with its code
+    ("식품주 중 대상(+3.5%)이 올랐다.", ["대상"]),                     # ... with its price move
+    ("지원 대상(약 20만 명)을 늘렸다.", []),
     ("LG그룹 계열사가 모였다.", []),                                  # a group
     ("LG는 신년사를 냈다.", []),                                      # a group name without evidence
     ("반도체 호황을 이끌었다삼성전자는 투자를 늘렸다.", ["삼성전자"]),  # a lost space after 다
@@ -134,14 +136,27 @@ def test_relevance_source_given_the_article_counts_what_it_is_about_as_the_title
     sentence = "툴젠은 다음 달 임상을 시작한다."
     assert relevance_source(title, sentence, matcher).startswith("공통: 없음 제목:")
     assert relevance_source(title, sentence, matcher, article=article_text(title, body)).startswith("공통: 툴젠 ")
-    assert article_subjects(matcher, article_text(title, body)) == ("툴젠",)
+    assert article_subjects(matcher, article_text(title, body))[0] == ("툴젠",)
     # named once and not in the title: not what the article is about
-    assert article_subjects(matcher, article_text(title, "툴젠이 유전자 치료제 기술을 이전했다.")) == ()
+    assert article_subjects(matcher, article_text(title, "툴젠이 유전자 치료제 기술을 이전했다."))[0] == ()
 
     title, sentence = "재계, 수출 최대에도 못 웃는다", "삼성전자는 미국 공장 투자를 이어간다."
     body = f"반도체 수출이 늘었다. 반도체 업황이 좋다. {sentence} 반도체 관세가 변수다."
-    assert article_themes(matcher, article_text(title, body)) == {"반도체 대표주(생산)"}
+    assert article_subjects(matcher, article_text(title, body))[1] == {"반도체 대표주(생산)"}
     assert relevance_source(title, sentence, matcher, article=article_text(title, body)).startswith(
         "공통: 반도체 대표주(생산) 제목:")
     twice = f"반도체 수출이 늘었다. {sentence} 반도체 관세가 변수다."  # written twice: not enough
     assert relevance_source(title, sentence, matcher, article=article_text(title, twice)).startswith("공통: 없음 제목:")
+
+
+def test_a_sentence_does_not_make_itself_what_the_article_is_about(matcher):
+    """Only what the rest of the article says counts: a sentence naming a stock twice, or writing a
+    keyword three times, shares nothing with an unrelated title for it."""
+    title = "원·달러 환율 1450원 돌파"
+    sentence = "툴젠은 툴젠 유전자 치료제 공장을 짓는다."
+    article = article_text(title, f"외국인 매도가 이어졌다. {sentence}")
+    assert article_subjects(matcher, article, sentence) == ((), frozenset())
+    assert relevance_source(title, sentence, matcher, article=article).startswith("공통: 없음 제목:")
+    sentence = "반도체 경기와 반도체 수출, 반도체 투자가 삼성전자를 이끈다."
+    article = article_text(title, f"외국인 매도가 이어졌다. {sentence}")
+    assert relevance_source(title, sentence, matcher, article=article).startswith("공통: 없음 제목:")
