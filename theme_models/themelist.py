@@ -89,6 +89,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "HLB": ("에이치엘비",),
     "이수페타시스": ("페타시스",),
     "현대모비스": ("모비스",),
+    "KBI동양철관": ("동양철관",),
+    "iM금융지주": ("DGB금융지주", "DGB금융"),
     "현대글로비스": ("글로비스",),
     "KT&G": ("케이티앤지",),
 }
@@ -112,6 +114,12 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "의료AI": ("의료 AI",),
     "석유화학": ("석화", "화학주"),
     "인터넷은행": ("인터넷전문은행",),
+    "엔터테인먼트": ("엔터주", "엔터사", "엔터 업계", "엔터업계"),
+    "강관업체(Steel pipe)": ("강관주", "강관업", "강관 업체"),  # not 강관 alone: 건강관리
+    "캐릭터상품": ("캐릭터 상품", "캐릭터 사업", "캐릭터 라이선싱"),
+    # Latin keywords count only as whole Latin words (shared.themes.TermCounter): their compounds
+    "LNG(액화천연가스)": ("FLNG", "LNGC"),
+    "전력저장장치(ESS)": ("BESS",),
 }
 # Other spellings of a keyword: every keyword containing the first also counts spelled the second way.
 SPELLINGS = {"2차전지": "이차전지"}

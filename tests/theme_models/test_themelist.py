@@ -26,6 +26,9 @@ def test_news_forms_and_spellings_are_keywords():
     assert {"2차전지", "이차전지"} <= set(theme_keywords("2차전지(LFP/리튬인산철)"))  # every 2차전지 theme
     assert "시스템 반도체" in theme_keywords("시스템반도체")
     assert "제약사" in theme_keywords("제약업체")
+    assert "엔터주" in theme_keywords("엔터테인먼트")
+    # 강관 alone would be found in 건강관리
+    assert "강관" not in theme_keywords("강관업체(Steel pipe)") and "강관주" in theme_keywords("강관업체(Steel pipe)")
 
 
 def test_financial_holding_companies_are_holding_companies():
