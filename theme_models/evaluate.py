@@ -29,7 +29,7 @@ Dev sets:
   and that the text names (GPT sometimes adds companies from its own knowledge);
   group names (``LG``, ``SK`` ... GPT's 'SK' in a speech article is the group, not SK Inc.) without
   evidence in the text are dropped. Its gold themes are those matching member themes.
-- ``naver-judged-1``, ``naver-judged-2``: 40 more naver-dev articles each, labelled by reading
+- ``naver-judged-1`` to ``-3``: 40 of the naver-dev articles each, labelled by reading
   (``data/naver_judged_2025.csv``, provenance in ``data/SOURCE.md``): every listed stock the article
   ties to a theme, with every fitting member theme.
 - ``guide``: the 툴젠 article of the operations guide (read from ``../shared/spec``): 툴젠, a CAR-T
@@ -167,12 +167,13 @@ def nate_docs(data_dir: Path, themes: ThemeList) -> list[Doc]:
     return docs
 
 
-def judged_docs(data_dir: Path, labels: Path = JUDGED) -> dict[str, list[Doc]]:
-    """naver-judged-1 and -2: naver-dev articles labelled by reading, 40 per batch
+def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None) -> dict[str, list[Doc]]:
+    """naver-judged-1, -2, -3: naver-dev articles labelled by reading, 40 per batch
     (``data/naver_judged_2025.csv``: a row per (article, stock) with its fitting member themes; a row
     with no stock for an article that ties none). A stock the reader found discussed but with no
-    fitting member theme is not gold."""
+    fitting member theme is not gold. ``limit``: the first articles of each batch only."""
     if not labels.is_file():
+        logger.warning("no %s: the naver-judged sets are not scored", labels)
         return {}
     gold: dict[tuple[str, str], dict[str, list[str]]] = {}
     for row in read_csv(labels):
@@ -184,7 +185,7 @@ def judged_docs(data_dir: Path, labels: Path = JUDGED) -> dict[str, list[Doc]]:
     for (batch, i), stocks in gold.items():
         if i in articles:
             sets.setdefault(f"naver-judged-{batch}", []).append(Doc(i, articles[i].title, articles[i].body, stocks))
-    return sets
+    return {name: docs[:limit] if limit else docs for name, docs in sets.items()}
 
 
 _MATCHERS: dict[int, TfidfMatcher] = {}
@@ -267,7 +268,7 @@ def relevance_accuracy(gen: T5Generator, pairs: list[tuple[str, str, str]], hint
 
 def dev_sets(data_dir: Path, matcher: TfidfMatcher, limit: int | None = None) -> dict[str, list[Doc]]:
     sets = {"naver-dev": naver_dev(data_dir, matcher, limit), "nate": nate_docs(data_dir, matcher.themes)}
-    sets.update(judged_docs(data_dir))
+    sets.update(judged_docs(data_dir, limit=limit))
     guide = guide_docs(data_dir.parent / "spec")
     if guide:
         sets["guide"] = guide
@@ -352,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, help="T5 model directory; omit to score the baseline only")
     parser.add_argument("--data_dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--themes", type=Path, default=Path("data/themes.csv"))
-    parser.add_argument("--limit", type=int, help="score only this many naver-dev articles")
+    parser.add_argument("--limit", type=int,
+                        help="score only this many naver-dev articles (and of each naver-judged batch)")
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--errors", type=Path, help="write each system's wrong and missed stocks here")
