@@ -115,7 +115,11 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "석유화학": ("석화", "화학주"),
     "인터넷은행": ("인터넷전문은행",),
     "엔터테인먼트": ("엔터주", "엔터사", "엔터 업계", "엔터업계"),
-    "강관업체(Steel pipe)": ("강관주", "강관업", "강관 업체"),  # not 강관 alone: 건강관리
+    "강관업체(Steel pipe)": ("강관주", "강관업", "강관 업체", "강관 제조"),  # not 강관 alone: 건강관리
+    "음식료업종": ("음식료", "식음료", "식품주", "식품업계", "식품 업계", "음료", "라면주", "K-라면", "K푸드"),
+    "유전자 치료제/분석": ("CAR-T", "카티"),  # Naver files CAR-T makers here (and under 면역항암제)
+    "면역항암제": ("CAR-T", "카티"),
+    "자원개발": ("가스전", "자원 개발"),
     "캐릭터상품": ("캐릭터 상품", "캐릭터 사업", "캐릭터 라이선싱"),
     # Latin keywords count only as whole Latin words (shared.themes.TermCounter): their compounds
     "LNG(액화천연가스)": ("FLNG", "LNGC"),
