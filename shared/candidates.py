@@ -420,9 +420,7 @@ def _keyword_themes(matcher: TfidfMatcher) -> dict[str, tuple[str, ...]]:
 def _subjects(text: str, matcher: TfidfMatcher, title: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """The stocks ``text`` names (in order) and the themes its keywords evidence (outside listed names)."""
     stocks = tuple(stock_finder(matcher).find(text, context=f"{title}\n{text}", title=title))
-    index = _keyword_themes(matcher)
-    themes = frozenset(t for term in matcher._terms.count(evidence_text(text, matcher)) for t in index.get(term, ()))
-    return stocks, themes
+    return stocks, frozenset(_theme_counts(matcher, text))
 
 
 def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int = 4, article: str = "") -> list[str]:

@@ -1,0 +1,37 @@
+"""theme-eval's naver-judged sets: how the reading labels become gold."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tests.conftest import SHARED_DATA
+from theme_models.data import naver_articles
+from theme_models.evaluate import JUDGED, judged_docs
+
+pytestmark = pytest.mark.skipif(not (SHARED_DATA / "news_naver_finance_2025").is_dir(), reason="no shared data")
+
+
+def test_labels_become_gold_per_batch(tmp_path):
+    first, second = (a.id for a in naver_articles(SHARED_DATA, "dev", 2))
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([
+            ["batch", "id", "stock", "themes", "note"],
+            [1, first, "툴젠", "유전자 치료제/분석|면역항암제", ""],
+            [1, first, "삼성전자", "", "discussed, no fitting theme"],  # not gold
+            [1, second, "", "", "no listed stock tied to a theme"],
+            [2, first, "SK하이닉스", "HBM(고대역폭메모리)", ""],
+        ])
+    sets = judged_docs(SHARED_DATA, labels)
+    assert sorted(sets) == ["naver-judged-1", "naver-judged-2"]
+    assert [(d.id, d.gold) for d in sets["naver-judged-1"]] == [
+        (first, {"툴젠": ["유전자 치료제/분석", "면역항암제"]}), (second, {})]
+    assert [d.gold for d in sets["naver-judged-2"]] == [{"SK하이닉스": ["HBM(고대역폭메모리)"]}]
+    assert [len(docs) for docs in judged_docs(SHARED_DATA, labels, limit=1).values()] == [1, 1]
+    assert judged_docs(SHARED_DATA, tmp_path / "missing.csv") == {}
+
+
+def test_the_shipped_labels_are_four_batches_of_naver_dev_articles():
+    sets = judged_docs(SHARED_DATA, JUDGED)
+    assert {name: len(docs) for name, docs in sets.items()} == {f"naver-judged-{b}": 40 for b in (1, 2, 3, 4)}
