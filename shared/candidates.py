@@ -16,8 +16,11 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    that the company is meant: its KRX code beside it (``대상(001680)``), ``(주)``/``㈜``, ``대상 주가``
    or ``대상株``.
 3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
-   a stock whose name contains ``증권`` counts only where a sentence mentions it without the marks of
-   a quoted analyst or data source (``SOURCE_MARKS``), or in the title.
+   a stock whose name contains ``증권`` counts only in the title (unless it signs it, ``…긍정적-유안타``,
+   or the title quotes its call, ``LS證 “…목표가도 상향”``), or where a sentence mentions it without
+   the marks of a quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives
+   brokerages in others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit, a
+   person's department or former employer).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article, outside listed names), so a stock
@@ -79,6 +82,9 @@ SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
+# Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단),
+# a photo credit, where a person used to work.
+BROKER_ROLES = re.compile(r"주관|인수단|사진\s?=|출신|고문|본부장|팀장|연구위원")
 # Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
 # the listed banks' business, and the 증권 of 증권가 and 유가증권(시장) is the market, not a brokerage.
 NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가", "유가증권")
@@ -199,9 +205,20 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:
-    if any(n in title for n in names):
+    """Whether a brokerage is written about rather than quoted, credited or listed (rule 3)."""
+    if any(n in title and not _signs(n, title) for n in names):
         return True
-    return any(any(n in s for n in names) and not SOURCE_MARKS.search(s) for s in split_sentences(text))
+    return any(any(n in s and not _signs(n, s) for n in names) and not SOURCE_MARKS.search(s)
+               and not BROKER_ROLES.search(s) for s in split_sentences(text))
+
+
+def _signs(name: str, sentence: str) -> bool:
+    """Whether a title names its source: ``…이익 전망 긍정적-유안타``, or quotes the brokerage's call
+    (``LS證 “…목표가도 상향”``)."""
+    n = re.escape(name)
+    if re.search(rf"-\s*{n}\S{{0,3}}$", sentence):
+        return True
+    return re.search(rf"{n}\S{{0,3}}\s*[“\"'‘]", sentence) is not None and SOURCE_MARKS.search(sentence) is not None
 
 
 def _is_endings(run: str) -> bool:
@@ -294,8 +311,9 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     """The stocks ``text`` (``article_text(title, body)``) offers, in order of first mention.
 
     A stock's *scope* is the whole article when the title names it, else the title and the sentences
-    that name it. Its themes are those the article evidences, ordered by evidence in the scope, then
-    in the whole article, then the theme list's order."""
+    that name it. Its themes are those the article evidences (for the title's stocks, their own names
+    count too: ``_name_evidence``), ordered by evidence in the scope, then in the whole article, then
+    the theme list's order."""
     title, _, body = text.partition("\n")
     offset = len(text) - len(body)
     spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
@@ -303,10 +321,11 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     whole_terms = matcher._terms.count(masked)
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
-        whole = _evidence(whole_terms, stock, matcher)
+        in_title = any(n in title for n in mention.names)
+        named = _name_evidence(stock, mention, matcher) if in_title else {}
+        whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if not whole:
             continue
-        in_title = any(n in title for n in mention.names)
         if in_title:
             own = whole
         else:
@@ -316,6 +335,18 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
     return tuple(out)
+
+
+def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:
+    """Member themes whose keywords the stock's own name writes (``티웨이항공`` → 항공, ``미래에셋증권`` →
+    증권, ``와이지엔터테인먼트`` → 엔터테인먼트): evidence where the title names the stock, since news
+    seldom repeats the sector its subject's name already says. (Not for a stock named only in the
+    body: 제주항공 named in a new-year article for its crash is no 항공 story.)"""
+    return _evidence(matcher._terms.count(" ".join(sorted(mention.names | {stock}))), stock, matcher)
+
+
+def _plus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {t: a.get(t, 0.0) + b.get(t, 0.0) for t in a.keys() | b.keys()}
 
 
 def reads_hints(meta: dict) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.candidates import (article_subjects, article_text, classify_outputs, classify_source,
+from shared.candidates import (article_candidates, article_subjects, article_text, classify_outputs, classify_source,
                                generate_outputs, generate_source, relevance_source, split_sentences, stock_finder,
                                theme_evidence)
 from shared.pairs import NONE
@@ -18,6 +18,7 @@ ENTRIES = [
     ThemeEntry("지주사", "LG", "003550", ("지주사",)),
     ThemeEntry("증권", "대신증권", "003540", ("증권",)),
     ThemeEntry("자동차 대표주", "레이", "228670", ("자동차",)),
+    ThemeEntry("항공/저가 항공사(LCC)", "티웨이항공", "091810", ("항공", "LCC")),
 ]
 
 
@@ -58,6 +59,28 @@ def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
     assert found(matcher, "대신증권은 툴젠의 목표 주가를 올렸다.") == ["툴젠"]
 
 
+@pytest.mark.parametrize("sentence", [
+    "회사채 발행 주관사는 대신증권이다.",                     # the underwriter of another's deal
+    "이번 유상증자 인수단에는 대신증권이 참여했다.",
+    "(사진=대신증권)툴젠이 기술을 이전했다.",                  # a photo credit
+    "홍길동 대신증권 연금본부 본부장은 말했다.",               # a person's department
+    "툴젠은 대신증권 출신 임원을 영입했다.",                   # a former employer
+])
+def test_brokerage_in_a_role_in_another_s_story_is_not_a_mention(matcher, sentence):
+    assert "대신증권" not in found(matcher, sentence)
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("대신증권, 작년 영업이익 최대", ["대신증권"]),
+    ("툴젠, 기술이전 기대 커져-대신증권", ["툴젠"]),                 # the title signed by its source
+    ("대신證 “툴젠, 목표가 5만원으로 상향”", ["툴젠"]),              # the title quotes its call
+    ("대신증권 “해외 주식 수수료 내린다”", ["대신증권"]),            # ... but not a call on a stock
+])
+def test_brokerage_in_the_title_is_a_subject_unless_it_is_the_source(matcher, title, expected):
+    aliased = ThemeList(ENTRIES[:5] + [ThemeEntry("증권", "대신증권", "003540", ("증권",), ("대신證",))])
+    assert found(TfidfMatcher(aliased), title, title=title) == expected
+
+
 def test_split_sentences_keeps_glued_sentences_apart():
     text = "툴젠이 계약했다.순시그룹은 권리를 얻었다. 주가는 2.3% 올랐다!\n다음 문장"
     assert split_sentences(text) == ["툴젠이 계약했다.", "순시그룹은 권리를 얻었다.", "주가는 2.3% 올랐다!", "다음 문장"]
@@ -86,6 +109,16 @@ def test_only_themes_evidenced_in_the_stock_s_own_scope_are_offered_when_there_a
     # named twice, with no theme in its scope: every theme the article evidences is offered
     text = article_text("메모리 시장 전망", "HBM 수요가 늘었다. 반도체 업황도 좋다. 삼성전자가 웃었다. 삼성전자는 투자를 늘린다.")
     assert classify_outputs(text, matcher) == ["반도체 대표주(생산) = 삼성전자", "HBM(고대역폭메모리) = 삼성전자", NONE]
+
+
+def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
+    # the article never writes 항공 outside the name: the name of the stock its title names says it
+    about = article_candidates(matcher, article_text("티웨이항공, 경영권 분쟁", "티웨이항공 주가가 흔들렸다."))
+    assert [(c.stock, c.themes, c.in_scope) for c in about] == [("티웨이항공", ["항공/저가 항공사(LCC)"],
+                                                                 {"항공/저가 항공사(LCC)"})]
+    # named twice in the body only, it is no subject of that theme (a new-year article names it for its crash)
+    passing = article_text("경제계 신년사", "티웨이항공 임직원이 묵념했다. 티웨이항공 사고 수습이 이어졌다.")
+    assert article_candidates(matcher, passing) == ()
 
 
 def test_theme_evidence_ignores_names(matcher):
