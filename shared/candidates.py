@@ -398,13 +398,19 @@ def generate_source(sentence: str, title: str = "", matcher: TfidfMatcher | None
     return f"후보: {hints(_sentence_candidates(sentence, matcher, title, article))}\n{text}"
 
 
-def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", article: str = "") -> list[str]:
+def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", article: str = "",
+                     answer_tied: bool = False) -> list[str]:
     """Pairs of the stocks the sentence names with their member themes the article evidences, and
     ``없음``. Give the ``title`` and the whole ``article`` (``article_text(title, body)``) as the model
-    was trained; without the article, the sentence and title stand for it."""
+    was trained; without the article, the sentence and title stand for it.
+
+    ``answer_tied`` (the server, and ``theme-eval`` as it): no ``없음`` when the sentence names a stock
+    the article ties to a theme (``Candidate.tied``). The generator was taught to answer ``없음`` for
+    most sentences, and says it of many that do tie their stock; ``/inference``'s relevance model
+    judges those sentences instead."""
     candidates = _sentence_candidates(sentence, matcher, title, article)
     pairs = [format_pair(t, c.stock) for c in candidates for t in c.offered]
-    return pairs + [NONE]
+    return pairs if answer_tied and any(c.tied for c in candidates) else pairs + [NONE]
 
 
 _WORD = re.compile(r"[가-힣A-Za-z0-9]{2,}")

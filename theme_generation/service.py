@@ -2,9 +2,11 @@
 
 Every sentence of an article is one input of the ``generate`` task (with the title as context, as in
 training), decoded under a constraint: only pairs of the stocks the sentence names with their themes
-in the active list, or ``없음``. All the sentences of a request go through the model together, in
-batches of ``batch_size``. A sentence that names no listed stock is answered ``없음`` without a model
-call. Relevance has two possible answers, so it is decoded greedily (as ``theme-eval`` does).
+in the active list, or ``없음`` where the sentence names no stock the article ties to a theme
+(``generate_outputs``: the relevance model, not ``없음``, then keeps ``/inference`` to the title's
+subject). All the sentences of a request go through the model together, in batches of
+``batch_size``. A sentence that names no listed stock is answered ``없음`` without a model call.
+Relevance has two possible answers, so it is decoded greedily (as ``theme-eval`` does).
 """
 from __future__ import annotations
 
@@ -118,8 +120,8 @@ class GenerationService:
     def _generate(self, title: str, body: str, sentences: Sequence[str]) -> list[list[dict]]:
         article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
         matcher = self.matcher if reads_hints(self.generator.meta) else None  # the input the model was trained on
-        outputs = [tuple(generate_outputs(s, self.matcher, title, article)) for s in sentences]
-        todo = sorted((i for i, o in enumerate(outputs) if len(o) > 1), key=lambda i: len(sentences[i]))
+        outputs = [tuple(generate_outputs(s, self.matcher, title, article, answer_tied=True)) for s in sentences]
+        todo = sorted((i for i, o in enumerate(outputs) if o != (NONE,)), key=lambda i: len(sentences[i]))
         generations: dict[int, Generation] = {}
         for chunk in batched(todo, self.batch_size):  # similar lengths together: less padding
             sources = [generate_source(sentences[i], title, matcher, article) for i in chunk]

@@ -232,7 +232,7 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hin
     """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model."""
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
-    tries = [gen.trie(generate_outputs(s, matcher, doc.title, text), chain=True) for s in sentences]
+    tries = [gen.trie(generate_outputs(s, matcher, doc.title, text, answer_tied=True), chain=True) for s in sentences]
     hinted, related = hints
     gens = gen.generate("generate", [generate_source(s, doc.title, hinted, text) for s in sentences], tries, beams)
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]

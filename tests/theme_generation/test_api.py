@@ -136,6 +136,22 @@ def test_a_title_without_body_sentences(server):
     assert [entry["idx"] for entry in r.json()] == [0]
 
 
+@shipped_model_only
+def test_generation_answers_every_sentence_that_names_a_stock_the_article_ties_to_a_theme(server):
+    """Asked with 없음 allowed, the shipped generator answers 없음 for both sentences naming 두산에너빌리티
+    (seen). The article names it twice, once beside 원전, so it is tied to 원전 and the server does not
+    allow 없음 there (``generate_outputs(answer_tied=True)``); /inference keeps the related ones."""
+    title = "원전 수출 기대감"
+    body = ("체코 원전 수주 기대감이 커졌다. 두산에너빌리티는 원전 주기기를 공급한다. "
+            "두산에너빌리티 주가는 5% 올랐다. 정부는 원전 수출을 지원할 계획이다.")
+    generated = post(server, "/generation", json={"title": title, "body": body}).json()
+    naming = [entry for entry in generated if "두산에너빌리티" in entry["sentence"]]
+    assert len(naming) == 2
+    assert all({p["stock"] for p in entry["result"]} == {"두산에너빌리티"} for entry in naming), naming
+    inferred = post(server, "/inference", json={"title": title, "body": body}).json()
+    assert "두산에너빌리티" in {p["stock"] for p in inferred}
+
+
 # -- /inference ---------------------------------------------------------------------------------
 
 

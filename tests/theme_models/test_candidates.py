@@ -97,6 +97,18 @@ def test_outputs_are_evidenced_member_pairs_and_none(matcher):
         "반도체 대표주(생산) = 삼성전자", NONE]
 
 
+
+def test_the_server_s_generation_answers_a_pair_for_a_sentence_naming_a_tied_stock(matcher):
+    text = article_text("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 삼성전자도 같은 날 발표했다.")
+    sentence = "툴젠이 유전자 치료제를 이전했다."  # 툴젠 is tied: the title names it
+    assert generate_outputs(sentence, matcher, "툴젠, 기술이전", text) == ["유전자 치료제/분석 = 툴젠", NONE]
+    assert generate_outputs(sentence, matcher, "툴젠, 기술이전", text, answer_tied=True) == ["유전자 치료제/분석 = 툴젠"]
+    # a stock named once, without evidence in its scope, is not tied: 없음 stays a possible answer
+    once = article_text("수출 호황", "반도체 수출이 늘었다. 삼성전자도 같은 날 발표했다.")
+    assert generate_outputs("삼성전자도 같은 날 발표했다.", matcher, "수출 호황", once, answer_tied=True) == [
+        "반도체 대표주(생산) = 삼성전자", NONE]
+
+
 def test_only_themes_evidenced_in_the_stock_s_own_scope_are_offered_when_there_are_any():
     """The rules label a stock with a theme of its own scope; a theme the article evidences elsewhere is
     shown in the hint (``-``) but is no answer, unless the stock has no theme in its scope."""
