@@ -206,9 +206,9 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:
     """Whether a brokerage is written about rather than quoted, credited or listed (rule 3)."""
-    if any(n in title and not _signs(n, title) for n in names):
+    if any(_names({n}, title) and not _signs(n, title) for n in names):
         return True
-    return any(any(n in s and not _signs(n, s) for n in names) and not SOURCE_MARKS.search(s)
+    return any(any(_names({n}, s) and not _signs(n, s) for n in names) and not SOURCE_MARKS.search(s)
                and not BROKER_ROLES.search(s) for s in split_sentences(text))
 
 
@@ -219,6 +219,12 @@ def _signs(name: str, sentence: str) -> bool:
     if re.search(rf"-\s*{n}\S{{0,3}}$", sentence):
         return True
     return re.search(rf"{n}\S{{0,3}}\s*[“\"'‘]", sentence) is not None and SOURCE_MARKS.search(sentence) is not None
+
+
+def _names(names: set[str], text: str) -> bool:
+    """Whether ``text`` writes one of ``names`` as a word of its own (``한화`` is not in ``한화오션``)."""
+    return any(StockFinder._whole_word(text, m.start(), m.end())
+               for n in names for m in re.finditer(re.escape(n), text))
 
 
 def _is_endings(run: str) -> bool:
@@ -321,7 +327,7 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     whole_terms = matcher._terms.count(masked)
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
-        in_title = any(n in title for n in mention.names)
+        in_title = _names(mention.names, title)
         named = _name_evidence(stock, mention, matcher) if in_title else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if not whole:
@@ -329,7 +335,7 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         if in_title:
             own = whole
         else:
-            naming = [masked[a:b] for a, b in spans if any(n in text[a:b] for n in mention.names)]
+            naming = [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])]
             own = _evidence(matcher._terms.count("\n".join([masked[:len(title)]] + naming)), stock, matcher)
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))

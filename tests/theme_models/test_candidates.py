@@ -133,6 +133,14 @@ def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
     assert article_candidates(matcher, passing) == ()
 
 
+def test_a_name_inside_a_longer_name_is_not_in_the_title_nor_in_its_sentence(matcher):
+    text = article_text("LG에너지솔루션, 증설", "LG에너지솔루션이 지주사 체제를 바꾼다. LG(003550)는 배당을 늘렸다.")
+    [lg] = article_candidates(matcher, text)
+    assert (lg.stock, lg.in_title, lg.mention.count) == ("LG", False, 1)
+    assert lg.in_scope == set()  # 지주사 is written only in the sentence that names LG에너지솔루션
+    assert lg.hint() == "LG 1회 지주사 -"
+
+
 def test_theme_evidence_ignores_names(matcher):
     assert theme_evidence("대신증권이 새 지점을 열었다.", "대신증권", matcher) == {}  # 증권 inside the name
     assert set(theme_evidence("증권 업계가 호황이다.", "대신증권", matcher)) == {"증권"}
