@@ -205,20 +205,26 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:
-    """Whether a brokerage is written about rather than quoted, credited or listed (rule 3)."""
-    if any(_names({n}, title) and not _signs(n, title) for n in names):
+    """Whether a brokerage is written about rather than quoted, credited or listed (rule 3). The
+    source the title names is the source throughout its article."""
+    if any(_signs(n, title) for n in names):
+        return False
+    if any(_names({n}, title) for n in names):
         return True
     return any(any(_names({n}, s) and not _signs(n, s) for n in names) and not SOURCE_MARKS.search(s)
                and not BROKER_ROLES.search(s) for s in split_sentences(text))
 
 
 def _signs(name: str, sentence: str) -> bool:
-    """Whether a title names its source: ``…이익 전망 긍정적-유안타``, or quotes the brokerage's call
+    """Whether a title names its source: signed at its end by the brokerage's name or the start of it
+    (``…이익 전망 긍정적-유안타`` for 유안타증권), or quoting the brokerage's call
     (``LS證 “…목표가도 상향”``)."""
-    n = re.escape(name)
-    if re.search(rf"-\s*{n}\S{{0,3}}$", sentence):
+    signer = re.search(r"-\s*([^\s\-]{2,})$", sentence)
+    firm = signer.group(1).removesuffix("證").removesuffix("증권") if signer else ""
+    if len(firm) >= 2 and name.startswith(firm):
         return True
-    return re.search(rf"{n}\S{{0,3}}\s*[“\"'‘]", sentence) is not None and SOURCE_MARKS.search(sentence) is not None
+    return (re.search(rf"{re.escape(name)}\S{{0,3}}\s*[“\"'‘]", sentence) is not None
+            and SOURCE_MARKS.search(sentence) is not None)
 
 
 def _names(names: set[str], text: str) -> bool:

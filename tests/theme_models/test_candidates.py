@@ -73,12 +73,16 @@ def test_brokerage_in_a_role_in_another_s_story_is_not_a_mention(matcher, senten
 @pytest.mark.parametrize("title, expected", [
     ("대신증권, 작년 영업이익 최대", ["대신증권"]),
     ("툴젠, 기술이전 기대 커져-대신증권", ["툴젠"]),                 # the title signed by its source
+    ("툴젠, 기술이전 기대 커져-대신", ["툴젠"]),                     # ... by the start of its name
     ("대신證 “툴젠, 목표가 5만원으로 상향”", ["툴젠"]),              # the title quotes its call
     ("대신증권 “해외 주식 수수료 내린다”", ["대신증권"]),            # ... but not a call on a stock
 ])
 def test_brokerage_in_the_title_is_a_subject_unless_it_is_the_source(matcher, title, expected):
     aliased = ThemeList(ENTRIES[:5] + [ThemeEntry("증권", "대신증권", "003540", ("증권",), ("대신證",))])
     assert found(TfidfMatcher(aliased), title, title=title) == expected
+    # the source the title names is the source of the whole article, even where a sentence has no mark of it
+    text = article_text(title, "대신증권은 10일 툴젠에 대해 기술이전이 늘 것이라고 밝혔다.")
+    assert ("대신증권" in found(TfidfMatcher(aliased), text, title=title)) == ("대신증권" in expected)
 
 
 def test_split_sentences_keeps_glued_sentences_apart():
