@@ -121,14 +121,18 @@ class ClassificationService:
         return [m.as_dict() for m in (state or self.current()).matcher.match(article_text(title, body))]
 
     def theme_inference(self, title: str, body: str) -> dict:
-        """The T5's stocks, each with the tf pair when the dictionary found it too (else the T5's);
-        then the dictionary's stocks the T5 left out that the candidate rules tie to a theme (named in
-        the title or twice, or with theme evidence in their own sentences: ``Candidate.tied``)."""
+        """The T5's stocks, each with the tf pair when the dictionary found it too with a theme the
+        candidate rules offer it (``Candidate.offered``), else the T5's pair; then the dictionary's
+        stocks the T5 left out that the candidate rules tie to a theme (named in the title or twice, or
+        with theme evidence in their own sentences: ``Candidate.tied``), each with the tf theme if
+        offered, else the best offered one."""
         state = self.current()  # one theme list throughout, even if an upload switches it meanwhile
         t5_result = self.t5_inference(title, body, state)
         logger.debug("inference")
         tf_result = self.tf_inference(title, body, state)
-        tf_by_stock = {m["stock"]: m for m in tf_result}
+        candidates = {c.stock: c for c in article_candidates(state.matcher, article_text(title, body))}
+        offered = {stock: c.offered for stock, c in candidates.items()}
+        tf_by_stock = {m["stock"]: m for m in tf_result if m["theme"] in offered.get(m["stock"], ())}
         result, seen = [], set()
         for pair in t5_result:
             stock = pair["stock"]
@@ -139,9 +143,10 @@ class ClassificationService:
             chosen = tf if tf else pair
             result.append({"theme": chosen["theme"], "stock": stock, "score": chosen["score"],
                            "from": "tf" if tf else "t5"})
-        tied = {c.stock for c in article_candidates(state.matcher, article_text(title, body)) if c.tied}
-        result.extend({"theme": m["theme"], "stock": m["stock"], "score": m["score"], "from": "tf"}
-                      for m in tf_result if m["stock"] in tied and m["stock"] not in seen)
+        result.extend({"theme": m["theme"] if m["stock"] in tf_by_stock else offered[m["stock"]][0],
+                       "stock": m["stock"], "score": m["score"], "from": "tf"}
+                      for m in tf_result if m["stock"] in candidates and candidates[m["stock"]].tied
+                      and m["stock"] not in seen)
         return {"result": result, "t5_result": t5_result, "tf_result": tf_result}
 
     def upload(self, data: bytes) -> ThemeState:

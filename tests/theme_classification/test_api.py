@@ -57,7 +57,14 @@ HBM_BODY = ("SK하이닉스가 고대역폭메모리(HBM) 판매 호조에 힘�
             "김철수 대신증권 연구원은 올해 메모리 업황이 좋을 것이라고 내다봤다.")
 
 
-@pytest.mark.parametrize("title, body", [(TITLE, BODY), (HBM_TITLE, HBM_BODY)])
+# Written for this test: an article on brokerages whose one sentence on 현대차 (which Naver also files under
+# 증권, as the owner of 현대차증권) is about its cars.
+CARS_TITLE = "실적 시즌 개막"
+CARS_BODY = ("증권 업계는 실적 개선을 기대한다. 증권사들은 투자의견을 높였다. 증권 거래대금도 늘었다. "
+             "현대차는 자동차 판매가 늘었다.")
+
+
+@pytest.mark.parametrize("title, body", [(TITLE, BODY), (HBM_TITLE, HBM_BODY), (CARS_TITLE, CARS_BODY)])
 def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(classification, title, body):
     r = post(classification, "/theme_inference", json={"title": title, "body": body})
     assert r.status_code == 200
@@ -65,18 +72,26 @@ def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(c
     assert set(out) == {"result", "t5_result", "tf_result"}
     tf = {m["stock"]: m for m in out["tf_result"]}
     t5_stocks = list(dict.fromkeys(p["stock"] for p in out["t5_result"]))
-    tied = {c.stock for c in article_candidates(MATCHER, article_text(title, body)) if c.tied}
-    added = [s for s in tf if s in tied and s not in t5_stocks]
+    candidates = {c.stock: c for c in article_candidates(MATCHER, article_text(title, body))}
+    added = [s for s in tf if s in candidates and candidates[s].tied and s not in t5_stocks]
     assert [p["stock"] for p in out["result"]] == t5_stocks + added
-    assert "대신증권" not in added and "현대차" not in added  # a quoted source, a passing mention
+    if title != CARS_TITLE:
+        assert "대신증권" not in added and "현대차" not in added  # a quoted source, a passing mention
     if title == HBM_TITLE:
         assert "SK하이닉스" in t5_stocks + added
+    if title == CARS_TITLE:  # the dictionary's best theme for the whole article is not 현대차's here
+        assert tf["현대차"]["theme"] == "증권"
+        assert [(p["theme"], p["stock"]) for p in out["result"]] == [("자동차 대표주", "현대차")]
     for pair in out["result"]:
-        if pair["stock"] in tf:
+        offered = candidates[pair["stock"]].offered
+        assert pair["theme"] in offered  # never a theme the rules do not offer the stock
+        if pair["stock"] in tf and tf[pair["stock"]]["theme"] in offered:
             assert pair["from"] == "tf" and pair["theme"] == tf[pair["stock"]]["theme"]
             assert pair["score"] == tf[pair["stock"]]["score"]
-        else:
+        elif pair["stock"] in t5_stocks:
             assert pair["from"] == "t5"
+        else:  # a rule-tied stock the T5 left out, whose dictionary theme is not offered: the best offered
+            assert pair["from"] == "tf" and pair["theme"] == offered[0]
 
 
 def test_an_article_without_listed_stocks_gives_empty_lists(classification):
