@@ -76,14 +76,20 @@ def _trie_regex(node: dict) -> str:
 
 
 _LATIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_DIGITS = frozenset("0123456789")
+
+
+def _same_kind(edge: str, neighbour: str) -> bool:
+    """Whether ``neighbour`` continues a term that ends in ``edge``: Latin after Latin, digit after digit."""
+    return any(edge in kind and neighbour in kind for kind in (_LATIN, _DIGITS))
 
 
 class TermCounter:
     """Counts non-overlapping occurrences of many terms in a text, longest term first. An ``ignored``
     word is matched like a term and not counted: the terms inside it are not there (``방산`` in
     ``전방산업``). With ``whole_latin``, a term's Latin letters at either end must not go on into
-    more Latin letters (``VR`` is not in ``CVR``, nor ``LED`` in ``OLED``; ``HBM`` is in ``HBM3E``
-    and ``AI`` in ``AI가``)."""
+    more Latin letters, nor its digits into more digits (``VR`` is not in ``CVR``, ``LED`` in
+    ``OLED`` nor ``5G`` in ``25G``; ``HBM`` is in ``HBM3E`` and ``AI`` in ``AI가``)."""
 
     def __init__(self, terms: set[str], ignored: Iterable[str] = (), whole_latin: bool = False) -> None:
         self._ignored = frozenset(ignored) - terms
@@ -103,9 +109,10 @@ class TermCounter:
 
     @staticmethod
     def _whole(text: str, start: int, end: int) -> bool:
-        """No Latin letter continues the match's Latin letters on either side."""
-        return not ((start and text[start] in _LATIN and text[start - 1] in _LATIN)
-                    or (end < len(text) and text[end - 1] in _LATIN and text[end] in _LATIN))
+        """No Latin letter continues the match's Latin letters on either side, nor a digit its digits
+        (``5G`` is not in ``25G``)."""
+        return not (start and _same_kind(text[start], text[start - 1])
+                    or end < len(text) and _same_kind(text[end - 1], text[end]))
 
 
 class ThemeList:

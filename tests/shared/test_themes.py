@@ -63,7 +63,8 @@ def test_score_is_the_log_cosine_of_article_and_theme_keyword_vectors():
 
 def test_latin_keywords_are_not_counted_inside_other_latin_words():
     """``VR`` (가상현실) inside ``CVR`` (a cockpit voice recorder) is no evidence; ``HBM3E`` is HBM."""
-    counter = TermCounter({"VR", "LED", "HBM", "AI", "반도체"}, whole_latin=True)
-    text = "CVR 기록과 OLED 패널, HBM3E와 AI가 이끈 LG반도체"
+    counter = TermCounter({"VR", "LED", "HBM", "AI", "5G", "반도체"}, whole_latin=True)
+    text = "CVR 기록과 OLED 패널, HBM3E와 AI가 이끈 LG반도체, 25G 광모듈"
     assert counter.count(text) == {"HBM": 1, "AI": 1, "반도체": 1}
-    assert TermCounter({"VR", "LED"}).count(text) == {"VR": 1, "LED": 1}  # plain substrings otherwise
+    assert counter.count("5G 통신과 5G망") == {"5G": 2}
+    assert TermCounter({"VR", "LED", "5G"}).count(text) == {"VR": 1, "LED": 1, "5G": 1}  # plain substrings otherwise
