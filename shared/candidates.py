@@ -425,6 +425,14 @@ def generate_outputs(sentence: str, matcher: TfidfMatcher, title: str = "", arti
     return pairs if answer_tied and any(c.tied for c in candidates) else pairs + [NONE]
 
 
+def left_out_outputs(sentence: str, matcher: TfidfMatcher, title: str, article: str, answered: set[str]) -> list[str]:
+    """The pairs of the stocks the article ties to a theme (``Candidate.tied``) that the sentence
+    names and its answer (the stocks in ``answered``) left out; no ``없음``. The server asks the
+    generator for them in a second pass: given several, it often names only the first."""
+    return [format_pair(t, c.stock) for c in _sentence_candidates(sentence, matcher, title, article)
+            if c.tied and c.stock not in answered for t in c.offered]
+
+
 _WORD = re.compile(r"[가-힣A-Za-z0-9]{2,}")
 _COMMON_WORDS = frozenset({
     "지난", "올해", "오늘", "이번", "대한", "위해", "관련", "기자", "통해", "따르면", "것으로", "있다", "했다", "밝혔다",

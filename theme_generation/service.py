@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 
 from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, UNRELATED, article_text, generate_outputs, generate_source,
-                               reads_hints, relevance_source)
+                               left_out_outputs, reads_hints, relevance_source)
 from shared.errors import BadUpload
 from shared.pairs import NONE, NONE_SCORE, parse_pairs
 from shared.related import relevance_hints
@@ -118,16 +118,9 @@ class GenerationService:
         return [title.strip(), *body_sentences]
 
     def _generate(self, title: str, body: str, sentences: Sequence[str]) -> list[list[dict]]:
-        article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
-        matcher = self.matcher if reads_hints(self.generator.meta) else None  # the input the model was trained on
-        outputs = [tuple(generate_outputs(s, self.matcher, title, article, answer_tied=True)) for s in sentences]
-        todo = sorted((i for i, o in enumerate(outputs) if o != (NONE,)), key=lambda i: len(sentences[i]))
-        generations: dict[int, Generation] = {}
-        for chunk in batched(todo, self.batch_size):  # similar lengths together: less padding
-            sources = [generate_source(sentences[i], title, matcher, article) for i in chunk]
-            tries = [self._trie(outputs[i]) for i in chunk]
-            generations.update(zip(chunk, self.generator.generate("generate", sources, tries, self.num_beams)))
-        return [_pairs(generations.get(i)) for i in range(len(sentences))]
+        generations = generate_sentences(self.generator, self.matcher, title, body, sentences, self.num_beams,
+                                         self.batch_size, self._trie)
+        return [_pairs(g) for g in generations]
 
     def _relate(self, title: str, texts: Sequence[str], article: str = "") -> list[tuple[bool, float]]:
         """Each text related to ``title`` or not; ``article``: the one the title heads (``/inference``)."""
@@ -142,6 +135,41 @@ class GenerationService:
 
     def _build_trie(self, outputs: tuple[str, ...]) -> OutputTrie:
         return self.generator.trie(list(outputs), chain=True)
+
+
+def generate_sentences(generator: T5Generator, matcher: TfidfMatcher, title: str, body: str,
+                       sentences: Sequence[str], num_beams: int, batch_size: int,
+                       trie: Callable[[tuple[str, ...]], OutputTrie] | None = None) -> list[Generation | None]:
+    """The generator's answer for each sentence of an article (``None``: it names no listed stock and
+    the model is not asked). The sentences go through the model together, in batches of similar
+    length. A sentence naming a stock the article ties to a theme may not answer ``없음``
+    (``generate_outputs(answer_tied=True)``), and if its answer leaves out such a stock the generator
+    is asked again, for those alone (``left_out_outputs``); the two answers are joined and share the
+    lower score."""
+    article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
+    hinted = matcher if reads_hints(generator.meta) else None  # the input the model was trained on
+    trie = trie or (lambda outputs: generator.trie(list(outputs), chain=True))
+    sources = [generate_source(s, title, hinted, article) for s in sentences]
+    outputs = [tuple(generate_outputs(s, matcher, title, article, answer_tied=True)) for s in sentences]
+    first = _generate_batches(generator, sources, {i: o for i, o in enumerate(outputs) if o != (NONE,)},
+                              trie, num_beams, batch_size)
+    rest = {i: tuple(left) for i, g in first.items()
+            if (left := left_out_outputs(sentences[i], matcher, title, article, {s for _, s in parse_pairs(g.text)}))}
+    for i, extra in _generate_batches(generator, sources, rest, trie, num_beams, batch_size).items():
+        answered = first[i] if parse_pairs(first[i].text) else None
+        first[i] = Generation(f"{answered.text} ; {extra.text}", min(answered.score, extra.score)) if answered else extra
+    return [first.get(i) for i in range(len(sentences))]
+
+
+def _generate_batches(generator: T5Generator, sources: Sequence[str], outputs: dict[int, tuple[str, ...]],
+                      trie: Callable, num_beams: int, batch_size: int) -> dict[int, Generation]:
+    """``outputs``: sentence index -> its allowed outputs."""
+    todo = sorted(outputs, key=lambda i: len(sources[i]))  # similar lengths together: less padding
+    generations: dict[int, Generation] = {}
+    for chunk in batched(todo, batch_size):
+        tries = [trie(outputs[i]) for i in chunk]
+        generations.update(zip(chunk, generator.generate("generate", [sources[i] for i in chunk], tries, num_beams)))
+    return generations
 
 
 def batched(items: Iterable, size: int) -> Iterator[tuple]:

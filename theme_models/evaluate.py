@@ -53,15 +53,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.backends import Backend
-from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source, generate_outputs,
-                               generate_source, needs_evidence, relevance_source, split_sentences,
-                               stock_finder)
+from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source,
+                               needs_evidence, relevance_source, split_sentences, stock_finder)
 from shared.pairs import parse_pairs
 from shared.related import relevance_hints
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_classification.service import ClassificationService, ThemeState
+from theme_generation.service import generate_sentences
 from theme_models.data import NATE, korsts_pairs, naver_articles, read_csv, relevance_pairs
 from theme_models.labels import Labeller
 
@@ -232,10 +232,9 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hin
     """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model."""
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
-    tries = [gen.trie(generate_outputs(s, matcher, doc.title, text, answer_tied=True), chain=True) for s in sentences]
     hinted, related = hints
-    gens = gen.generate("generate", [generate_source(s, doc.title, hinted, text) for s in sentences], tries, beams)
-    with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if parse_pairs(g.text)]
+    gens = generate_sentences(gen, matcher, doc.title, doc.body, sentences, beams, batch_size=len(sentences))
+    with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if g and parse_pairs(g.text)]
     if not with_pairs:
         return {}
     rel_trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)

@@ -152,6 +152,20 @@ def test_generation_answers_every_sentence_that_names_a_stock_the_article_ties_t
     assert "두산에너빌리티" in {p["stock"] for p in inferred}
 
 
+@shipped_model_only
+def test_generation_leaves_out_no_stock_the_article_ties_to_a_theme(server):
+    """Of the three car makers in the second sentence the shipped generator names 현대차 and 기아 (seen);
+    현대모비스, named twice beside 자동차, is tied, so the server asks again for it alone and joins the
+    answers, which share the lower score (``left_out_outputs``)."""
+    title = "트럼프 관세 우려에 자동차株 하락"
+    body = ("자동차 관세 우려가 커졌다. 현대차는 3% 하락했고 기아와 현대모비스도 떨어졌다. "
+            "현대모비스는 자동차 부품 수출 비중이 높다. 기아는 미국 자동차 판매가 많다.")
+    generated = post(server, "/generation", json={"title": title, "body": body}).json()
+    [entry] = [e for e in generated if e["sentence"] == "현대차는 3% 하락했고 기아와 현대모비스도 떨어졌다."]
+    assert [p["stock"] for p in entry["result"]] == ["현대차", "기아", "현대모비스"]
+    assert len({p["score"] for p in entry["result"]}) == 1
+
+
 # -- /inference ---------------------------------------------------------------------------------
 
 

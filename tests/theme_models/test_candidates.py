@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from shared.candidates import (article_candidates, article_subjects, article_text, classify_outputs, classify_source,
-                               generate_outputs, generate_source, relevance_source, split_sentences, stock_finder,
-                               theme_evidence)
+                               generate_outputs, generate_source, left_out_outputs, relevance_source, split_sentences,
+                               stock_finder, theme_evidence)
 from shared.pairs import NONE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeEntry, ThemeList
@@ -111,6 +111,17 @@ def test_the_server_s_generation_answers_a_pair_for_a_sentence_naming_a_tied_sto
     once = article_text("수출 호황", "반도체 수출이 늘었다. 삼성전자도 같은 날 발표했다.")
     assert generate_outputs("삼성전자도 같은 날 발표했다.", matcher, "수출 호황", once, answer_tied=True) == [
         "반도체 대표주(생산) = 삼성전자", NONE]
+
+
+def test_left_out_outputs_are_the_tied_stocks_an_answer_did_not_name(matcher):
+    title = "반도체 호황"
+    text = article_text(title, "삼성전자와 SK하이닉스가 반도체 투자를 늘렸다. 툴젠도 같은 날 발표했다.")
+    sentence = "삼성전자와 SK하이닉스가 반도체 투자를 늘렸다."
+    assert left_out_outputs(sentence, matcher, title, text, {"삼성전자"}) == []  # SK하이닉스: no HBM word
+    hbm = article_text(title, "삼성전자와 SK하이닉스가 반도체와 HBM 투자를 늘렸다.")
+    sentence = "삼성전자와 SK하이닉스가 반도체와 HBM 투자를 늘렸다."
+    assert left_out_outputs(sentence, matcher, title, hbm, {"삼성전자"}) == ["HBM(고대역폭메모리) = SK하이닉스"]
+    assert left_out_outputs(sentence, matcher, title, hbm, {"삼성전자", "SK하이닉스"}) == []
 
 
 def test_only_themes_evidenced_in_the_stock_s_own_scope_are_offered_when_there_are_any():
