@@ -16,15 +16,18 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    that the company is meant: its KRX code beside it (``대상(001680)``), ``(주)``/``㈜``, ``대상 주가``
    or ``대상株``.
 3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
-   a stock whose name contains ``증권`` counts only in the title (unless it signs it, ``…긍정적-유안타``,
-   or the title quotes its call, ``LS證 “…목표가도 상향”``), or where a sentence mentions it without
-   the marks of a quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives
-   brokerages in others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit, a
-   person's department or former employer).
+   a brokerage that signs the title (``…긍정적-유안타``) or whose call the title quotes
+   (``LS證 “…목표가도 상향”``) is the source throughout its article; any other stock whose name
+   contains ``증권`` counts only in the title, or where a sentence mentions it without the marks of a
+   quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives brokerages in
+   others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit, a person's
+   department or former employer).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
-(``theme_evidence``: a keyword of the theme occurs in the article, outside listed names), so a stock
-whose themes the article never touches is not offered at all. Which of the offered stocks the article
+(``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
+stock the title names, in its own name: ``_name_evidence``), and where some are evidenced in the
+stock's own scope, only those (``Candidate.offered``); a stock whose themes the article never touches
+is not offered at all. Which of the offered stocks the article
 really ties to a theme, and by which theme, is the model's choice.
 """
 from __future__ import annotations
@@ -84,7 +87,9 @@ SOURCE_MARKS = re.compile(
 )
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단),
 # a photo credit, where a person used to work.
-BROKER_ROLES = re.compile(r"주관|인수단|사진\s?=|출신|고문|본부장|팀장|연구위원")
+BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=|출신|고문|본부장|팀장|연구위원")
+# A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
+CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향")
 # Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
 # the listed banks' business, and the 증권 of 증권가 and 유가증권(시장) is the market, not a brokerage.
 NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가", "유가증권")
@@ -219,12 +224,12 @@ def _signs(name: str, sentence: str) -> bool:
     """Whether a title names its source: signed at its end by the brokerage's name or the start of it
     (``…이익 전망 긍정적-유안타`` for 유안타증권), or quoting the brokerage's call
     (``LS證 “…목표가도 상향”``)."""
-    signer = re.search(r"-\s*([^\s\-]{2,})$", sentence)
+    signer = re.search(r"-\s*([^\s\-]{2,})$", sentence.rstrip(" \t)]」』"))
     firm = signer.group(1).removesuffix("證").removesuffix("증권") if signer else ""
     if len(firm) >= 2 and name.startswith(firm):
         return True
     return (re.search(rf"{re.escape(name)}\S{{0,3}}\s*[“\"'‘]", sentence) is not None
-            and SOURCE_MARKS.search(sentence) is not None)
+            and CALL_MARKS.search(sentence) is not None)
 
 
 def _names(names: set[str], text: str) -> bool:
@@ -383,13 +388,15 @@ def classify_source(title: str, body: str, matcher: TfidfMatcher | None = None) 
         return article_text(title, body)
     candidates = article_candidates(matcher, article_text(title, body))
     names = {n for c in candidates for n in c.mention.names}
+    # a substring test, not ``_names``: the shipped model was trained on the sentences it keeps
     kept = [x for x in split_sentences(body) if any(n in x for n in names)]
     return f"후보: {hints(candidates)}\n{article_text(title, ' '.join(kept))}"
 
 
 def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
-    """``theme = stock`` for every stock the article offers and every member theme the article
-    evidences, and ``없음``. ``text`` is ``article_text(title, body)``: its first line is the title."""
+    """``theme = stock`` for every stock the article offers with each theme it offers it
+    (``Candidate.offered``), and ``없음``. ``text`` is ``article_text(title, body)``: its first line is
+    the title."""
     pairs = [format_pair(t, c.stock) for c in article_candidates(matcher, text) for t in c.offered]
     return pairs + [NONE]
 

@@ -57,20 +57,32 @@ class TfidfMatcher:
             counts[self._stock_of[name]] += k
         return counts
 
+    def theme_score(self, text: str, theme: str) -> float | None:
+        """The score ``match`` gives ``theme`` in ``text`` (None: no keyword of it occurs)."""
+        weights, norm = self._weights(self._terms.count(text))
+        cosine = self._cosine(weights, norm, theme)
+        return math.log(min(cosine, 1.0)) if cosine > 0 else None
+
+    def _weights(self, terms: Counter[str]) -> tuple[dict[str, float], float]:
+        weights = {t: k * self.idf[t] for t, k in terms.items()}
+        return weights, math.sqrt(sum(w * w for w in weights.values())) or 1.0
+
+    def _cosine(self, weights: dict[str, float], norm: float, theme: str) -> float:
+        return sum(weights.get(t, 0.0) * v for t, v in self.vectors[theme].items()) / norm
+
     def match(self, text: str) -> list[TfMatch]:
         """For each stock found, its best-evidenced member theme; best score first."""
         stocks = self.mentions(text)
         if not stocks:
             return []
         terms = self._terms.count(text)
-        weights = {t: k * self.idf[t] for t, k in terms.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        weights, norm = self._weights(terms)
         results = []
         for stock, stock_count in stocks.items():
             best = None
             for theme in self.themes.themes_of[stock]:
                 vector = self.vectors[theme]
-                cosine = sum(weights.get(t, 0.0) * v for t, v in vector.items()) / norm
+                cosine = self._cosine(weights, norm, theme)
                 if cosine <= 0:
                     continue
                 theme_count = sum(terms.get(t, 0) for t in vector)

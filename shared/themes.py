@@ -79,17 +79,15 @@ _LATIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _DIGITS = frozenset("0123456789")
 
 
-def _same_kind(edge: str, neighbour: str) -> bool:
-    """Whether ``neighbour`` continues a term that ends in ``edge``: Latin after Latin, digit after digit."""
-    return any(edge in kind and neighbour in kind for kind in (_LATIN, _DIGITS))
 
 
 class TermCounter:
     """Counts non-overlapping occurrences of many terms in a text, longest term first. An ``ignored``
     word is matched like a term and not counted: the terms inside it are not there (``방산`` in
     ``전방산업``). With ``whole_latin``, a term's Latin letters at either end must not go on into
-    more Latin letters, nor its digits into more digits (``VR`` is not in ``CVR``, ``LED`` in
-    ``OLED`` nor ``5G`` in ``25G``; ``HBM`` is in ``HBM3E`` and ``AI`` in ``AI가``)."""
+    more Latin letters, nor, in a term with Latin letters, its digits into more digits (``VR`` is not
+    in ``CVR``, ``LED`` in ``OLED`` nor ``5G`` in ``25G``; ``HBM`` is in ``HBM3E``, ``AI`` in ``AI가``
+    and ``24년`` in ``2024년``)."""
 
     def __init__(self, terms: set[str], ignored: Iterable[str] = (), whole_latin: bool = False) -> None:
         self._ignored = frozenset(ignored) - terms
@@ -109,10 +107,11 @@ class TermCounter:
 
     @staticmethod
     def _whole(text: str, start: int, end: int) -> bool:
-        """No Latin letter continues the match's Latin letters on either side, nor a digit its digits
-        (``5G`` is not in ``25G``)."""
-        return not (start and _same_kind(text[start], text[start - 1])
-                    or end < len(text) and _same_kind(text[end - 1], text[end]))
+        """No Latin letter continues the match's Latin letters on either side; in a term with Latin
+        letters, no digit its digits either (``5G`` is not in ``25G``, while ``24년 …`` is in ``2024년 …``)."""
+        kinds = (_LATIN, _DIGITS) if any(c in _LATIN for c in text[start:end]) else (_LATIN,)
+        return not (start and any(text[start] in k and text[start - 1] in k for k in kinds)
+                    or end < len(text) and any(text[end - 1] in k and text[end] in k for k in kinds))
 
 
 class ThemeList:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.candidates import article_candidates, article_text, classify_outputs, classify_source, reads_hints
 from shared.errors import StorageError
-from shared.pairs import parse_pairs
+from shared.pairs import NONE_SCORE, parse_pairs
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -124,15 +124,16 @@ class ClassificationService:
         """The T5's stocks, each with the tf pair when the dictionary found it too with a theme the
         candidate rules offer it (``Candidate.offered``), else the T5's pair; then the dictionary's
         stocks the T5 left out that the candidate rules tie to a theme (named in the title or twice, or
-        with theme evidence in their own sentences: ``Candidate.tied``), each with the tf theme if
-        offered, else the best offered one."""
+        with theme evidence in their own sentences: ``Candidate.tied``), each with its tf pair if that
+        theme is offered, else with the best offered theme and the tf score of that theme."""
         state = self.current()  # one theme list throughout, even if an upload switches it meanwhile
         t5_result = self.t5_inference(title, body, state)
         logger.debug("inference")
         tf_result = self.tf_inference(title, body, state)
-        candidates = {c.stock: c for c in article_candidates(state.matcher, article_text(title, body))}
-        offered = {stock: c.offered for stock, c in candidates.items()}
-        tf_by_stock = {m["stock"]: m for m in tf_result if m["theme"] in offered.get(m["stock"], ())}
+        text = article_text(title, body)
+        candidates = {c.stock: c for c in article_candidates(state.matcher, text)}
+        tf_by_stock = {m["stock"]: m for m in tf_result if m["stock"] in candidates
+                       and m["theme"] in candidates[m["stock"]].offered}
         result, seen = [], set()
         for pair in t5_result:
             stock = pair["stock"]
@@ -143,10 +144,17 @@ class ClassificationService:
             chosen = tf if tf else pair
             result.append({"theme": chosen["theme"], "stock": stock, "score": chosen["score"],
                            "from": "tf" if tf else "t5"})
-        result.extend({"theme": m["theme"] if m["stock"] in tf_by_stock else offered[m["stock"]][0],
-                       "stock": m["stock"], "score": m["score"], "from": "tf"}
-                      for m in tf_result if m["stock"] in candidates and candidates[m["stock"]].tied
-                      and m["stock"] not in seen)
+        for m in tf_result:
+            stock = m["stock"]
+            if stock in seen or stock not in candidates or not candidates[stock].tied:
+                continue
+            if stock in tf_by_stock:
+                result.append({"theme": m["theme"], "stock": stock, "score": m["score"], "from": "tf"})
+            else:  # the dictionary's theme is not offered: the best offered one, with the score it gets
+                theme = candidates[stock].offered[0]
+                score = state.matcher.theme_score(text, theme)  # an offered theme's keyword is in the text
+                result.append({"theme": theme, "stock": stock, "score": NONE_SCORE if score is None else score,
+                               "from": "tf"})
         return {"result": result, "t5_result": t5_result, "tf_result": tf_result}
 
     def upload(self, data: bytes) -> ThemeState:

@@ -143,22 +143,26 @@ def generate_sentences(generator: T5Generator, matcher: TfidfMatcher, title: str
     """The generator's answer for each sentence of an article (``None``: it names no listed stock and
     the model is not asked). The sentences go through the model together, in batches of similar
     length. A sentence naming a stock the article ties to a theme may not answer ``없음``
-    (``generate_outputs(answer_tied=True)``), and if its answer leaves out such a stock the generator
-    is asked again, for those alone (``left_out_outputs``); the two answers are joined and share the
-    lower score."""
+    (``generate_outputs(answer_tied=True)``), and while its answer leaves out such stocks the
+    generator is asked again, for those alone (``left_out_outputs``); the answers are joined and share
+    the lowest score."""
     article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
     hinted = matcher if reads_hints(generator.meta) else None  # the input the model was trained on
     trie = trie or (lambda outputs: generator.trie(list(outputs), chain=True))
     sources = [generate_source(s, title, hinted, article) for s in sentences]
     outputs = [tuple(generate_outputs(s, matcher, title, article, answer_tied=True)) for s in sentences]
-    first = _generate_batches(generator, sources, {i: o for i, o in enumerate(outputs) if o != (NONE,)},
-                              trie, num_beams, batch_size)
-    rest = {i: tuple(left) for i, g in first.items()
-            if (left := left_out_outputs(sentences[i], matcher, title, article, {s for _, s in parse_pairs(g.text)}))}
-    for i, extra in _generate_batches(generator, sources, rest, trie, num_beams, batch_size).items():
-        answered = first[i] if parse_pairs(first[i].text) else None
-        first[i] = Generation(f"{answered.text} ; {extra.text}", min(answered.score, extra.score)) if answered else extra
-    return [first.get(i) for i in range(len(sentences))]
+    answers = _generate_batches(generator, sources, {i: o for i, o in enumerate(outputs) if o != (NONE,)},
+                                trie, num_beams, batch_size)
+    todo = list(answers)
+    while todo:  # each pass answers at least one left-out stock per sentence, so this ends
+        rest = {i: tuple(left) for i in todo if (left := left_out_outputs(
+            sentences[i], matcher, title, article, {stock for _, stock in parse_pairs(answers[i].text)}))}
+        for i, extra in _generate_batches(generator, sources, rest, trie, num_beams, batch_size).items():
+            answered = answers[i] if parse_pairs(answers[i].text) else None
+            answers[i] = (Generation(f"{answered.text} ; {extra.text}", min(answered.score, extra.score))
+                          if answered else extra)
+        todo = list(rest)
+    return [answers.get(i) for i in range(len(sentences))]
 
 
 def _generate_batches(generator: T5Generator, sources: Sequence[str], outputs: dict[int, tuple[str, ...]],

@@ -67,4 +67,6 @@ def test_latin_keywords_are_not_counted_inside_other_latin_words():
     text = "CVR 기록과 OLED 패널, HBM3E와 AI가 이끈 LG반도체, 25G 광모듈"
     assert counter.count(text) == {"HBM": 1, "AI": 1, "반도체": 1}
     assert counter.count("5G 통신과 5G망") == {"5G": 2}
+    years = TermCounter({"24년 기업가치 제고계획 발표"}, whole_latin=True)  # a Hangul term: digits may go on
+    assert years.count("2024년 기업가치 제고계획 발표 이후") == {"24년 기업가치 제고계획 발표": 1}
     assert TermCounter({"VR", "LED", "5G"}).count(text) == {"VR": 1, "LED": 1, "5G": 1}  # plain substrings otherwise

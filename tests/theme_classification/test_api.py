@@ -90,8 +90,9 @@ def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(c
             assert pair["score"] == tf[pair["stock"]]["score"]
         elif pair["stock"] in t5_stocks:
             assert pair["from"] == "t5"
-        else:  # a rule-tied stock the T5 left out, whose dictionary theme is not offered: the best offered
-            assert pair["from"] == "tf" and pair["theme"] == offered[0]
+        else:  # a rule-tied stock the T5 left out whose dictionary theme is not offered: the best offered one,
+            assert pair["from"] == "tf" and pair["theme"] == offered[0]  # with the score the dictionary gives it
+            assert pair["score"] == MATCHER.theme_score(article_text(title, body), offered[0]) < 0
 
 
 def test_an_article_without_listed_stocks_gives_empty_lists(classification):

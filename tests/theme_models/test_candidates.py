@@ -70,10 +70,16 @@ def test_brokerage_in_a_role_in_another_s_story_is_not_a_mention(matcher, senten
     assert "대신증권" not in found(matcher, sentence)
 
 
+def test_brokerage_roles_are_words_not_parts_of_words(matcher):
+    assert found(matcher, "대신증권의 주관적 판단이 늘었다.") == ["대신증권"]
+
+
 @pytest.mark.parametrize("title, expected", [
     ("대신증권, 작년 영업이익 최대", ["대신증권"]),
     ("툴젠, 기술이전 기대 커져-대신증권", ["툴젠"]),                 # the title signed by its source
     ("툴젠, 기술이전 기대 커져-대신", ["툴젠"]),                     # ... by the start of its name
+    ("툴젠, 기술이전 기대 커져 - 대신증권) ", ["툴젠"]),              # ... however it is closed
+    ("대신증권 “리서치센터 인력 확충”", ["대신증권"]),                # a quote, but no call on a stock
     ("대신證 “툴젠, 목표가 5만원으로 상향”", ["툴젠"]),              # the title quotes its call
     ("대신증권 “해외 주식 수수료 내린다”", ["대신증권"]),            # ... but not a call on a stock
 ])
