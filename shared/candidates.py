@@ -20,8 +20,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    (``LS證 “…목표가도 상향”``) is the source throughout its article; any other stock whose name
    contains ``증권`` counts only in the title, or where a sentence mentions it without the marks of a
    quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives brokerages in
-   others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit, a person's
-   department or former employer).
+   others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit; ``PERSON_ROLES``,
+   right after the name: a person's department or former employer).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
@@ -85,9 +85,11 @@ SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
-# Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단),
-# a photo credit, where a person used to work.
-BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=|출신|고문|본부장|팀장|연구위원")
+# Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)
+# or a photo credit, anywhere in the sentence; a person's department or former employer, right after
+# the name (``정효영 미래에셋증권 연금컨설팅본부 본부장``, ``NH투자증권 대표를 상임고문으로``).
+BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=")
+PERSON_ROLES = r"\S{0,3}\s*(?:출신|(?:\S+\s+){0,2}\S*(?:본부장|팀장|연구위원|고문))"
 # A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
 CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향")
 # Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
@@ -216,8 +218,9 @@ def _named_as_subject(names: set[str], text: str, title: str) -> bool:
         return False
     if any(_names({n}, title) for n in names):
         return True
-    return any(any(_names({n}, s) and not _signs(n, s) for n in names) and not SOURCE_MARKS.search(s)
-               and not BROKER_ROLES.search(s) for s in split_sentences(text))
+    return any(any(_names({n}, s) and not _signs(n, s) and not re.search(re.escape(n) + PERSON_ROLES, s)
+                   for n in names)
+               and not SOURCE_MARKS.search(s) and not BROKER_ROLES.search(s) for s in split_sentences(text))
 
 
 def _signs(name: str, sentence: str) -> bool:

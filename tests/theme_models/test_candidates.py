@@ -72,6 +72,8 @@ def test_brokerage_in_a_role_in_another_s_story_is_not_a_mention(matcher, senten
 
 def test_brokerage_roles_are_words_not_parts_of_words(matcher):
     assert found(matcher, "대신증권의 주관적 판단이 늘었다.") == ["대신증권"]
+    # a department or a former employer only right after the name: here the brokerage hires
+    assert found(matcher, "대신증권은 툴젠 출신 임원을 영입했다.") == ["대신증권", "툴젠"]
 
 
 @pytest.mark.parametrize("title, expected", [
