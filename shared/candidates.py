@@ -288,8 +288,10 @@ def stock_finder(matcher: TfidfMatcher) -> StockFinder:
 # -- the three tasks ---------------------------------------------------------------------------------
 
 def article_text(title: str, body: str) -> str:
-    """Title and body on separate lines, so the title is always its own sentence."""
-    return f"{title}\n{body}".strip()
+    """Title and body on separate lines, so the title is always its own sentence. Without a title the
+    first line is empty: the body's first line is no title."""
+    text = f"{title}\n{body}".strip()
+    return text if title.strip() else f"\n{text}"
 
 
 # -- what the model is told about each candidate ----------------------------------------------------

@@ -164,6 +164,11 @@ def test_a_name_inside_a_longer_name_is_not_in_the_title_nor_in_its_sentence(mat
     assert lg.hint() == "LG 1회 지주사 -"
 
 
+def test_without_a_title_no_stock_is_the_title_s(matcher):
+    [airline] = article_candidates(matcher, article_text("", "티웨이항공 매각설이 돌았다.\n항공 업계가 주목했다."))
+    assert not airline.in_title and airline.in_scope == set()  # 항공 is in another sentence, not a title
+
+
 def test_theme_evidence_ignores_names(matcher):
     assert theme_evidence("대신증권이 새 지점을 열었다.", "대신증권", matcher) == {}  # 증권 inside the name
     assert set(theme_evidence("증권 업계가 호황이다.", "대신증권", matcher)) == {"증권"}
