@@ -408,7 +408,8 @@ def classify_outputs(text: str, matcher: TfidfMatcher) -> list[str]:
 
 def _sentence_candidates(sentence: str, matcher: TfidfMatcher, title: str, article: str) -> list[Candidate]:
     article = article or f"{title}\n{sentence}".strip()
-    found = stock_finder(matcher).find(sentence, context=article, title=title if sentence == title else "")
+    is_title = sentence.strip() == title.strip()  # the server strips the title it makes sentence 0
+    found = stock_finder(matcher).find(sentence, context=article, title=title if is_title else "")
     return [c for c in article_candidates(matcher, article) if c.stock in found]
 
 

@@ -149,10 +149,10 @@ def generate_sentences(generator: T5Generator, matcher: TfidfMatcher, title: str
     article = article_text(title, body)  # where evidence for an ambiguous stock name may be found
     hinted = matcher if reads_hints(generator.meta) else None  # the input the model was trained on
     trie = trie or (lambda outputs: generator.trie(list(outputs), chain=True))
-    sources = [generate_source(s, title, hinted, article) for s in sentences]
-    outputs = [tuple(generate_outputs(s, matcher, title, article, answer_tied=True)) for s in sentences]
-    answers = _generate_batches(generator, sources, {i: o for i, o in enumerate(outputs) if o != (NONE,)},
-                                trie, num_beams, batch_size)
+    outputs = {i: o for i, s in enumerate(sentences)
+               if (o := tuple(generate_outputs(s, matcher, title, article, answer_tied=True))) != (NONE,)}
+    sources = {i: generate_source(sentences[i], title, hinted, article) for i in outputs}
+    answers = _generate_batches(generator, sources, outputs, trie, num_beams, batch_size)
     todo = list(answers)
     while todo:  # each pass answers at least one left-out stock per sentence, so this ends
         rest = {i: tuple(left) for i in todo if (left := left_out_outputs(
@@ -165,9 +165,9 @@ def generate_sentences(generator: T5Generator, matcher: TfidfMatcher, title: str
     return [answers.get(i) for i in range(len(sentences))]
 
 
-def _generate_batches(generator: T5Generator, sources: Sequence[str], outputs: dict[int, tuple[str, ...]],
+def _generate_batches(generator: T5Generator, sources: dict[int, str], outputs: dict[int, tuple[str, ...]],
                       trie: Callable, num_beams: int, batch_size: int) -> dict[int, Generation]:
-    """``outputs``: sentence index -> its allowed outputs."""
+    """``sources`` and ``outputs``: sentence index -> its model input, its allowed outputs."""
     todo = sorted(outputs, key=lambda i: len(sources[i]))  # similar lengths together: less padding
     generations: dict[int, Generation] = {}
     for chunk in batched(todo, batch_size):

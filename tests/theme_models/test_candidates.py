@@ -164,6 +164,13 @@ def test_a_name_inside_a_longer_name_is_not_in_the_title_nor_in_its_sentence(mat
     assert lg.hint() == "LG 1회 지주사 -"
 
 
+def test_the_title_sentence_is_the_title_however_it_was_spaced():
+    aliased = TfidfMatcher(ThemeList(ENTRIES[:5] + [ThemeEntry("증권", "대신증권", "003540", ("증권",))]))
+    title = " 대신증권, 증권사 목표가 산정 방식 바꾼다 "  # with 목표가, only as the title does it name a subject
+    text = article_text(title, "홍길동 대신증권 연구원은 증권 업황이 좋다고 분석했다.")
+    assert generate_outputs(title.strip(), aliased, title, text) == ["증권 = 대신증권", NONE]
+
+
 def test_without_a_title_no_stock_is_the_title_s(matcher):
     [airline] = article_candidates(matcher, article_text("", "티웨이항공 매각설이 돌았다.\n항공 업계가 주목했다."))
     assert not airline.in_title and airline.in_scope == set()  # 항공 is in another sentence, not a title
