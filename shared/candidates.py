@@ -216,7 +216,7 @@ def _named_as_subject(names: set[str], text: str, title: str) -> bool:
     source the title names is the source throughout its article."""
     if any(_signs(n, title) for n in names):
         return False
-    if any(_names({n}, title) for n in names):
+    if _names(names, title):
         return True
     return any(any(_names({n}, s) and not _signs(n, s) and not re.search(re.escape(n) + PERSON_ROLES, s)
                    for n in names)

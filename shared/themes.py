@@ -93,12 +93,14 @@ class TermCounter:
         self._ignored = frozenset(ignored) - terms
         self._pattern = terms_pattern(terms | self._ignored)
         self._whole_latin = whole_latin
+        self._latin_terms = frozenset(t for t in terms if any(c in _LATIN for c in t))  # digits bound them too
 
     def count(self, text: str) -> Counter[str]:
         if not self._pattern:
             return Counter()
         if self._whole_latin:  # checked after the search: a lookaround in the pattern made it 2-5x slower
-            found = Counter(m.group() for m in self._pattern.finditer(text) if self._whole(text, m.start(), m.end()))
+            found = Counter(m.group() for m in self._pattern.finditer(text)
+                            if self._whole(text, m.start(), m.end(), m.group() in self._latin_terms))
         else:
             found = Counter(self._pattern.findall(text))
         for word in self._ignored & found.keys():
@@ -106,10 +108,10 @@ class TermCounter:
         return found
 
     @staticmethod
-    def _whole(text: str, start: int, end: int) -> bool:
+    def _whole(text: str, start: int, end: int, latin_term: bool) -> bool:
         """No Latin letter continues the match's Latin letters on either side; in a term with Latin
         letters, no digit its digits either (``5G`` is not in ``25G``, while ``24년 …`` is in ``2024년 …``)."""
-        kinds = (_LATIN, _DIGITS) if any(c in _LATIN for c in text[start:end]) else (_LATIN,)
+        kinds = (_LATIN, _DIGITS) if latin_term else (_LATIN,)
         return not (start and any(text[start] in k and text[start - 1] in k for k in kinds)
                     or end < len(text) and any(text[end - 1] in k and text[end] in k for k in kinds))
 
