@@ -32,7 +32,7 @@ def test_labels_become_gold_per_batch(tmp_path):
     assert judged_docs(SHARED_DATA, tmp_path / "missing.csv") == {}
 
 
-def test_the_shipped_labels_are_six_batches_of_naver_dev_articles():
+def test_the_shipped_labels_are_eight_batches_of_naver_dev_articles():
     sets = judged_docs(SHARED_DATA, JUDGED)
-    assert {name: len(docs) for name, docs in sets.items()} == {f"naver-judged-{b}": 40 for b in range(1, 7)}
-    assert len({d.id for docs in sets.values() for d in docs}) == 240  # no article in two batches
+    assert {name: len(docs) for name, docs in sets.items()} == {f"naver-judged-{b}": 40 for b in range(1, 9)}
+    assert len({d.id for docs in sets.values() for d in docs}) == 320  # no article in two batches
