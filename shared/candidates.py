@@ -26,8 +26,10 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
 stock the title names, in its own name: ``_name_evidence``), and where some are evidenced in the
-stock's own scope, only those (``Candidate.offered``); a stock whose themes the article never touches
-is not offered at all. Which of the offered stocks the article
+stock's own scope, only those (``Candidate.offered``). A stock the article is about (named in its
+title, or ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by
+the words of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on
+its 불닭 ramen), in its own scope. A stock whose themes the article never touches is not offered at all. Which of the offered stocks the article
 really ties to a theme, and by which theme, is the model's choice.
 """
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from shared.pairs import NONE, format_pair
 from shared.tfidf import TfidfMatcher
-from shared.themes import ThemeList, terms_pattern
+from shared.themes import TermCounter, ThemeList, terms_pattern
 
 if TYPE_CHECKING:  # shared.related imports this module
     from shared.related import RelatedWords
@@ -335,7 +337,8 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     A stock's *scope* is the whole article when the title names it, else the title and the sentences
     that name it. Its themes are those the article evidences (for the title's stocks, their own names
     count too: ``_name_evidence``), ordered by evidence in the scope, then in the whole article, then
-    the theme list's order."""
+    the theme list's order. Where the article writes no keyword of its themes, a stock it is about gets
+    those whose business words its scope writes (``_business_evidence``)."""
     title, _, body = text.partition("\n")
     offset = len(text) - len(body)
     spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
@@ -346,13 +349,19 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         in_title = _names(mention.names, title)
         named = _name_evidence(stock, mention, matcher) if in_title else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
+        counter, evidence = matcher._terms, _evidence
+        if not whole and (in_title or mention.count >= MIN_SUBJECT_MENTIONS):
+            counter, evidence = _business_counter(matcher), _business_evidence
+            whole = evidence(counter.count(masked + _names_text(mention, in_title)), stock, matcher)
         if not whole:
             continue
         if in_title:
             own = whole
         else:
             naming = [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])]
-            own = _evidence(matcher._terms.count("\n".join([masked[:len(title)]] + naming)), stock, matcher)
+            own = evidence(counter.count("\n".join([masked[:len(title)]] + naming)), stock, matcher)
+            if evidence is _business_evidence and not own:
+                continue
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
@@ -365,6 +374,35 @@ def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[
     seldom repeats the sector its subject's name already says. (Not for a stock named only in the
     body: 제주항공 named in a new-year article for its crash is no 항공 story.)"""
     return _evidence(matcher._terms.count(" ".join(sorted(mention.names | {stock}))), stock, matcher)
+
+
+def _names_text(mention: Mention, in_title: bool) -> str:
+    """The stock's names, as a text its business words may be found in (``식품`` in ``삼양식품``), for a
+    stock the title names (``_name_evidence``)."""
+    return "\n" + " ".join(sorted(mention.names | {mention.stock})) if in_title else ""
+
+
+_BUSINESS: "weakref.WeakKeyDictionary[TfidfMatcher, TermCounter]" = weakref.WeakKeyDictionary()
+
+
+def _business_counter(matcher: TfidfMatcher) -> TermCounter:
+    """Counts the theme list's business words (``shared.themes``), built once per matcher."""
+    counter = _BUSINESS.get(matcher)
+    if counter is None:
+        words = {w for theme in matcher.themes.themes for w in matcher.themes.business.get(theme, ())}
+        counter = _BUSINESS[matcher] = TermCounter(words, whole_latin=True)
+    return counter
+
+
+def _business_evidence(terms, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
+    """Member themes of ``stock`` whose business words occur: theme -> how often. The evidence of last
+    resort, for a stock the article is about (named in its title or again and again) whose themes'
+    keywords it never writes: 삼양식품 in a story on 불닭 ramen sales (``식품``), a holding company on its
+    subsidiaries (``자회사``)."""
+    business = matcher.themes.business
+    scores = {t: float(sum(k for w, k in terms.items() if w in business.get(t, ())))
+              for t in matcher.themes.themes_of.get(stock, ())}
+    return {t: score for t, score in scores.items() if score > 0}
 
 
 def _plus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:

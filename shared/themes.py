@@ -9,6 +9,12 @@ A theme list is a CSV with a header row. Columns (English or Korean header names
 | code     | 종목코드, 코드      | no       | 6-character KRX code, e.g. ``199800``                      |
 | keywords | 키워드             | no       | ``|``-separated words that evidence the theme in a text    |
 | aliases  | 별칭               | no       | ``|``-separated other names of the stock (``카뱅``)        |
+| business | 사업               | no       | ``|``-separated words of the theme's business (``식품``)   |
+
+``business`` words are weaker evidence than ``keywords``: what the theme's companies make or do, as
+their own overviews write it (the default list's are mined by ``theme-build-themes``). They evidence
+the theme only for a stock an article is about whose keywords it does not write
+(``shared.candidates``): 삼양식품 in a story on 불닭 ramen sales, which never writes 음식료.
 
 Files may be UTF-8 (with or without BOM) or CP949/EUC-KR, as Excel writes them for Korean.
 """
@@ -33,6 +39,7 @@ COLUMNS = {
     "code": ("code", "종목코드", "코드", "stock_code"),
     "keywords": ("keywords", "키워드"),
     "aliases": ("aliases", "별칭"),
+    "business": ("business", "사업"),
 }
 REQUIRED = ("theme", "stock")
 MAX_CELL_CHARS = 200
@@ -48,6 +55,7 @@ class ThemeEntry:
     code: str = ""
     keywords: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    business: tuple[str, ...] = ()
 
 
 def terms_pattern(terms) -> re.Pattern | None:
@@ -124,11 +132,13 @@ class ThemeList:
         self.themes_of: dict[str, list[str]] = defaultdict(list)
         self.keywords: dict[str, set[str]] = defaultdict(set)
         self.aliases: dict[str, set[str]] = defaultdict(set)
+        self.business: dict[str, set[str]] = defaultdict(set)
         for e in self.entries:
             if e.theme not in self.themes_of[e.stock]:
                 self.themes_of[e.stock].append(e.theme)
             self.keywords[e.theme].update((e.theme, *e.keywords))
             self.aliases[e.stock].update((e.stock, *e.aliases))
+            self.business[e.theme].update(e.business)
         self.themes = tuple(dict.fromkeys(e.theme for e in self.entries))
         self.stocks = tuple(self.themes_of)
         self.codes = {e.stock: e.code for e in self.entries if e.code}
@@ -150,9 +160,9 @@ class ThemeList:
     def to_csv_bytes(self) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["theme", "stock", "code", "keywords", "aliases"])
+        writer.writerow(["theme", "stock", "code", "keywords", "aliases", "business"])
         for e in self.entries:
-            writer.writerow([e.theme, e.stock, e.code, "|".join(e.keywords), "|".join(e.aliases)])
+            writer.writerow([e.theme, e.stock, e.code, *("|".join(w) for w in (e.keywords, e.aliases, e.business))])
         return out.getvalue().encode("utf-8")
 
     def save(self, path: str | Path) -> os.stat_result:
@@ -267,4 +277,5 @@ def _entry(line: int, row: list[str], columns: dict[str, int], width: int) -> Th
         raise BadUpload(f"Row {line}: column 'code' is '{code}', not a 6-character KRX code.")
     split = lambda v: tuple(dict.fromkeys(p.strip() for p in v.split("|") if p.strip()))  # noqa: E731
     return ThemeEntry(cells["theme"], cells["stock"], code.zfill(6) if code else "",
-                      split(cells.get("keywords", "")), split(cells.get("aliases", "")))
+                      split(cells.get("keywords", "")), split(cells.get("aliases", "")),
+                      split(cells.get("business", "")))

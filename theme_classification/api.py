@@ -39,7 +39,7 @@ combined = ns.model("ThemeInference", {
 })
 upload_form = ns.parser()
 upload_form.add_argument("file", location="files", type="FileStorage", required=True,
-                         help="CSV theme list: columns theme, stock [, code, keywords, aliases]")
+                         help="CSV theme list: columns theme, stock [, code, keywords, aliases, business]")
 
 
 def _service():

@@ -152,7 +152,7 @@ class ClassificationService:
                 result.append({"theme": m["theme"], "stock": stock, "score": m["score"], "from": "tf"})
             else:  # the dictionary's theme is not offered: the best offered one, with the score it gets
                 theme = candidates[stock].offered[0]
-                score = state.matcher.theme_score(text, theme)  # an offered theme's keyword is in the text
+                score = state.matcher.theme_score(text, theme)  # None: offered by its business words only
                 result.append({"theme": theme, "stock": stock, "score": NONE_SCORE if score is None else score,
                                "from": "tf"})
         return {"result": result, "t5_result": t5_result, "tf_result": tf_result}

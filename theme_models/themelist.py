@@ -8,14 +8,26 @@ stocks (``하이닉스``, ``LG엔솔``, ``네이버``). Keywords come from the t
 ``유전자 치료제``, ``유전자치료제``, ``유전자``. Words too generic to evidence anything alone (``분석``,
 ``수혜주`` ...) are dropped. A few themes also get the other words news writes them by (``NEWS_FORMS``:
 ``원전``, ``방산``, ``금융지주``).
+
+Each theme also gets the words of its business (``business``, see ``shared.themes``), mined from the
+member companies' overviews (``naver_themes_2026/company_overview.csv``; only the words are kept, never
+the overviews' text): words that at least ``BUSINESS_MIN_MEMBERS`` members and a ``BUSINESS_MIN_SHARE``
+of them write, of which at least ``BUSINESS_MIN_PRECISION`` of all the companies writing them are
+members — ``식품`` and ``음료`` for 음식료업종, ``의약품`` and ``제네릭`` for 제약업체. A word goes to the
+theme whose companies it marks best; event themes (밸류업, 신규상장), whose members share no business,
+get none. They are written on each theme's first row.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import re
+from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
+from shared.candidates import content_words
 from shared.themes import ThemeEntry, ThemeList
 
 GENERIC = {
@@ -125,6 +137,12 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "LNG(액화천연가스)": ("FLNG", "LNGC"),
     "전력저장장치(ESS)": ("BESS",),
 }
+# Business words (module docstring): how many members and what share of them write a word, what share
+# of all companies writing it are members, and how many words a theme keeps (the most telling first).
+BUSINESS_MIN_MEMBERS = 3
+BUSINESS_MIN_SHARE = 0.08
+BUSINESS_MIN_PRECISION = 0.4
+BUSINESS_WORDS = 12
 # Other spellings of a keyword: every keyword containing the first also counts spelled the second way.
 SPELLINGS = {"2차전지": "이차전지"}
 _SPLIT = re.compile(r"\s*(?:/|,|·|＆|&|\s및\s)\s*")
@@ -173,7 +191,52 @@ def build(data_dir: Path) -> ThemeList:
     missing = set(ALIASES) - {e.stock for e in entries}
     if missing:
         raise ValueError(f"ALIASES names stocks that are not in the theme list: {sorted(missing)}")
+    themes = ThemeList(entries)
+    business = business_words(themes, read_overviews(data_dir, themes))
+    first = {}
+    for i, e in enumerate(entries):
+        first.setdefault(e.theme, i)
+    for theme, i in first.items():
+        entries[i] = replace(entries[i], business=business.get(theme, ()))
     return ThemeList(entries)
+
+
+def read_overviews(data_dir: Path, themes: ThemeList) -> dict[str, str]:
+    """Stock -> its company overview, for the listed stocks that have one."""
+    stock_of = {code: stock for stock, code in themes.codes.items()}
+    with open(data_dir / "naver_themes_2026" / "company_overview.csv", encoding="utf-8") as f:
+        return {stock_of[row["stock_code"]]: row["overview"] for row in csv.DictReader(f)
+                if row["stock_code"] in stock_of}
+
+
+def business_words(themes: ThemeList, overviews: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Theme -> words of its business, from its members' overviews (module docstring)."""
+    names = {a for aliases in themes.aliases.values() for a in aliases}
+    words = {stock: {w for w in content_words(text) if w not in names and not _is_predicate(w)}
+             for stock, text in overviews.items()}
+    writers = Counter(w for ws in words.values() for w in ws)  # companies writing each word
+    members: dict[str, list[str]] = defaultdict(list)
+    for stock, theme_names in themes.themes_of.items():
+        for theme in theme_names if stock in words else ():
+            members[theme].append(stock)
+    found: dict[str, list[tuple[float, str]]] = {}
+    best: dict[str, tuple[float, float, str]] = {}  # word -> (precision, share, theme) of its best theme
+    for theme, stocks in members.items():
+        if len(stocks) < BUSINESS_MIN_MEMBERS:
+            continue
+        for word, k in Counter(w for s in stocks for w in words[s]).items():
+            share, precision = k / len(stocks), k / writers[word]
+            if k < BUSINESS_MIN_MEMBERS or share < BUSINESS_MIN_SHARE or precision < BUSINESS_MIN_PRECISION:
+                continue
+            found.setdefault(theme, []).append((k * math.log(len(words) / writers[word]), word))
+            best[word] = max(best.get(word, (0.0, 0.0, "")), (precision, share, theme))
+    return {theme: tuple(w for _, w in sorted(scored, reverse=True) if best[w][2] == theme)[:BUSINESS_WORDS]
+            for theme, scored in found.items()}
+
+
+def _is_predicate(word: str) -> bool:
+    """Overviews end their clauses in nominalised verbs (``영위함``, ``구성됨``): not business words."""
+    return word.endswith(("함", "됨", "임", "음"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,13 @@ def test_save_and_load_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no temp file left behind
 
 
+def test_business_words_are_read_per_theme_from_any_of_its_rows(tmp_path):
+    themes = ThemeList.from_csv_bytes("테마,종목,사업\n음식료,삼양식품,식품|라면\n음식료,농심,\n반도체,삼성전자,\n".encode())
+    assert themes.business["음식료"] == {"식품", "라면"} and not themes.business["반도체"]
+    themes.save(tmp_path / "t.csv")
+    assert ThemeList.load(tmp_path / "t.csv").entries == themes.entries
+
+
 def test_an_undecodable_file_is_refused():
     with pytest.raises(BadUpload, match="neither UTF-8 nor CP949"):
         ThemeList.from_csv_bytes(b"theme,stock\n\xff\xfe\xfd\xfc,\x80\x80\n")

@@ -156,6 +156,29 @@ def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
     assert article_candidates(matcher, passing) == ()
 
 
+def test_business_words_evidence_a_theme_only_for_a_stock_the_article_is_about():
+    """삼양식품 in a story on its 불닭 ramen, which never writes the 음식료 keyword: 식품, a word of the
+    theme's business, in its name or its sentences. Not for a stock evidenced by keywords, and not for
+    one named once in the body."""
+    matcher = TfidfMatcher(ThemeList([ThemeEntry("음식료", "삼양식품", "003230", ("음식료",), business=("식품", "라면")),
+                                      ThemeEntry("음식료", "농심", "004370", ("음식료",)),
+                                      ThemeEntry("밸류업", "삼양식품", "003230", ("밸류업",))]))
+    offered = lambda title, body: {c.stock: (c.offered, c.in_scope)  # noqa: E731
+                                   for c in article_candidates(matcher, article_text(title, body))}
+    assert offered("삼양식품, 역대 최고가", "불닭 수출이 늘었다.") == {"삼양식품": (["음식료"], {"음식료"})}
+    assert offered("불닭 수출 호조", "불닭 수출이 늘었다.") == {}  # named nowhere
+    # named twice in the body: a word of the business in the sentences that name it
+    body = "불닭 수출이 늘었다. 삼양식품은 라면 공장을 짓는다. 삼양식품 주가가 올랐다."
+    assert offered("K-푸드 열풍", body) == {"삼양식품": (["음식료"], {"음식료"})}
+    # ... but not when the business words are elsewhere only
+    assert offered("K-푸드 열풍", "라면 수출이 늘었다. 삼양식품이 웃었다. 삼양식품 주가가 올랐다.") == {}
+    assert offered("K-푸드 열풍", "삼양식품은 라면 공장을 짓는다.") == {}  # named once
+    # the words are the theme's, so every member's
+    assert offered("증시 마감", "농심은 라면 수출로 올랐다. 농심 주가가 뛰었다.") == {"농심": (["음식료"], {"음식료"})}
+    # the keyword of one of its themes: business words are not looked for
+    assert offered("삼양식품, 밸류업 공시", "삼양식품은 라면 공장을 짓는다.") == {"삼양식품": (["밸류업"], {"밸류업"})}
+
+
 def test_a_name_inside_a_longer_name_is_not_in_the_title_nor_in_its_sentence(matcher):
     text = article_text("LG에너지솔루션, 증설", "LG에너지솔루션이 지주사 체제를 바꾼다. LG(003550)는 배당을 늘렸다.")
     [lg] = article_candidates(matcher, text)

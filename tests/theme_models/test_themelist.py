@@ -5,8 +5,8 @@ from pathlib import Path
 
 from shared.candidates import article_candidates, article_text
 from shared.tfidf import TfidfMatcher
-from shared.themes import ThemeList
-from theme_models.themelist import theme_keywords
+from shared.themes import ThemeEntry, ThemeList
+from theme_models.themelist import business_words, theme_keywords
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +58,25 @@ def test_words_that_contain_a_short_form_are_not_evidence():
     assert matcher.match("풍산, 구리 가격 상승 수혜\n풍산은 전방산업인 전선 수요가 늘며 신동 부문 실적이 좋아졌다.") == []
     assert matcher.match("서울 지방산업단지 조성\n한화가 지방산업단지에 투자한다.") == []
     assert [m.stock for m in matcher.match("한화, 방산 수출 호조\n한화는 방산 부문 실적이 좋았다.")] == ["한화"]
+
+
+def test_business_words_are_what_a_theme_s_companies_write_and_few_others_do():
+    common = "동사의 주요 제품 매출은 국내에서 발생함."  # every company writes these: no theme's business
+    food = {f"식품{i}": f"라면과 과자, 음료를 제조함. {common}" for i in range(4)}
+    chips = {f"칩{i}": f"반도체 장비를 제조함. {common}" for i in range(4)}
+    ships = {f"배{i}": f"선박을 건조함. {common}" for i in range(4)}
+    entries = [ThemeEntry(theme, s) for theme, group in (("음식료", food), ("반도체", chips), ("조선", ships))
+               for s in group]
+    entries += [ThemeEntry("밸류업", s) for s in ("식품0", "칩0", "배1")]  # members of no one business
+    words = business_words(ThemeList(entries), {**food, **chips, **ships})
+    assert set(words["음식료"]) == {"라면", "과자", "음료"}  # the particle of 라면과 stripped
+    assert set(words["반도체"]) == {"반도체", "장비"}
+    assert set(words["조선"]) == {"선박"}  # 건조함, 제조함: predicates
+    assert "밸류업" not in words
+
+
+def test_the_shipped_list_has_business_words_for_trades_and_none_for_events():
+    themes = ThemeList.load(ROOT / "data" / "themes.csv")
+    assert {"식품", "음료"} <= themes.business["음식료업종"]
+    assert "의약품" in themes.business["제약업체"]
+    assert not themes.business["코리아 밸류업 지수(Korea Value-up Index)"]
