@@ -205,12 +205,15 @@ def needs_evidence(stock: str) -> bool:
 
 
 def _has_evidence(name: str, code: str, text: str) -> bool:
-    """The company's code beside the name, ``(주)``/``㈜``, ``주가``/``株``, or its price move
-    (``율촌(3.88%)``, ``대상(+1.2%)``)."""
+    """The company's code beside the name, ``(주)``/``㈜``, ``주가``/``株``, its price move
+    (``율촌(3.88%)``, ``대상(+1.2%)``), a brokerage's call on it (``HD현대에 대해 투자의견 매수``), or the
+    name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``)."""
     n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
     move = rf"|{n}\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"
-    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}", text) is not None
+    call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가)"
+    kind = rf"|\S(?:기업|업체|제조사)인?\s+{n}(?:[은는이가의와과,·]|\s등)"
+    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}{call}{kind}", text) is not None
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:

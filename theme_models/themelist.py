@@ -98,6 +98,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "한국금융지주": ("한국투자금융지주",),
     "CJ제일제당": ("CJ제당",),
     "HLB생명과학": ("에이치엘비생명과학",),
+    "녹십자": ("GC녹십자",),  # the GC group's companies, as news writes them since 2018
+    "녹십자웰빙": ("GC녹십자웰빙",),
+    "녹십자엠에스": ("GC녹십자엠에스",),
+    "녹십자홀딩스": ("GC녹십자홀딩스",),
     "HLB": ("에이치엘비",),
     "이수페타시스": ("페타시스",),
     "현대모비스": ("모비스",),
@@ -133,6 +137,10 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "면역항암제": ("CAR-T", "카티"),
     "자원개발": ("가스전", "자원 개발"),
     "캐릭터상품": ("캐릭터 상품", "캐릭터 사업", "캐릭터 라이선싱"),
+    # themes whose one-word names news seldom writes
+    "소매유통": ("유통업", "유통주", "대형마트", "할인점"),
+    "창투사": ("벤처캐피탈", "창업투자"),
+    "폴더블폰": ("폴더블",),
     # Latin keywords count only as whole Latin words (shared.themes.TermCounter): their compounds
     "LNG(액화천연가스)": ("FLNG", "LNGC"),
     "전력저장장치(ESS)": ("BESS",),

@@ -41,6 +41,9 @@ def found(matcher, text, **kw):
     ("대상(001680)은 식품 사업을 한다.", ["대상"]),                    # ... with its code
     ("식품주 중 대상(+3.5%)이 올랐다.", ["대상"]),                     # ... with its price move
     ("지원 대상(약 20만 명)을 늘렸다.", []),
+    ("식품기업 대상은 실적이 좋았다.", ["대상"]),                     # ... after the kind of company it is
+    ("중소기업 대상으로 지원을 늘렸다.", []),
+    ("대신증권이 LG에 대해 투자의견 매수를 유지했다.", ["LG"]),         # ... with a brokerage's call on it
     ("LG그룹 계열사가 모였다.", []),                                  # a group
     ("LG는 신년사를 냈다.", []),                                      # a group name without evidence
     ("반도체 호황을 이끌었다삼성전자는 투자를 늘렸다.", ["삼성전자"]),  # a lost space after 다

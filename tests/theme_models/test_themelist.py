@@ -34,6 +34,19 @@ def test_news_forms_and_spellings_are_keywords():
     assert "강관" not in theme_keywords("강관업체(Steel pipe)") and "강관주" in theme_keywords("강관업체(Steel pipe)")
 
 
+def test_news_forms_of_one_word_theme_names():
+    assert {"대형마트", "할인점"} <= set(theme_keywords("소매유통"))
+    assert "벤처캐피탈" in theme_keywords("창투사")
+
+
+def test_the_gc_group_s_companies_are_found_by_their_news_names():
+    themes = ThemeList.load(ROOT / "data" / "themes.csv")
+    assert "GC녹십자웰빙" in themes.aliases["녹십자웰빙"]
+    matcher = TfidfMatcher(themes)
+    text = article_text("GC녹십자웰빙, 이니바이오 인수", "제약사 GC녹십자웰빙이 보툴리눔 톡신 시장에 진출한다.")
+    assert [c.stock for c in article_candidates(matcher, text)] == ["녹십자웰빙"]
+
+
 def test_financial_holding_companies_are_holding_companies():
     """News writes KB금융, 신한지주 ... as 금융지주 or 금융그룹, never as 지주사."""
     assert {"지주회사", "금융지주", "금융그룹"} <= set(theme_keywords("지주사"))
