@@ -122,10 +122,11 @@ class ClassificationService:
 
     def theme_inference(self, title: str, body: str) -> dict:
         """The T5's stocks, each with the tf pair when the dictionary found it too with a theme the
-        candidate rules offer it (``Candidate.offered``), else the T5's pair; then the dictionary's
-        stocks the T5 left out that the candidate rules tie to a theme (named in the title or twice, or
-        with theme evidence in their own sentences: ``Candidate.tied``), each with its tf pair if that
-        theme is offered, else with the best offered theme and the tf score of that theme."""
+        candidate rules offer it (``Candidate.offered``), else the T5's pair; then the stocks the T5 left
+        out that the candidate rules tie to a theme (named in the title or twice, or with theme evidence
+        in their own sentences: ``Candidate.tied``), the dictionary's first, each with its tf pair if
+        that theme is offered, else with the best offered theme and the tf score of that theme (the
+        lowest score where only business words evidence it)."""
         state = self.current()  # one theme list throughout, even if an upload switches it meanwhile
         t5_result = self.t5_inference(title, body, state)
         logger.debug("inference")
@@ -144,12 +145,13 @@ class ClassificationService:
             chosen = tf if tf else pair
             result.append({"theme": chosen["theme"], "stock": stock, "score": chosen["score"],
                            "from": "tf" if tf else "t5"})
-        for m in tf_result:
-            stock = m["stock"]
+        # the dictionary's order (best score first), then the stocks only business words evidence
+        for stock in dict.fromkeys([*(m["stock"] for m in tf_result), *candidates]):
             if stock in seen or stock not in candidates or not candidates[stock].tied:
                 continue
             if stock in tf_by_stock:
-                result.append({"theme": m["theme"], "stock": stock, "score": m["score"], "from": "tf"})
+                tf = tf_by_stock[stock]
+                result.append({"theme": tf["theme"], "stock": stock, "score": tf["score"], "from": "tf"})
             else:  # the dictionary's theme is not offered: the best offered one, with the score it gets
                 theme = candidates[stock].offered[0]
                 score = state.matcher.theme_score(text, theme)  # None: offered by its business words only

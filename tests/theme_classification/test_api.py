@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from shared.candidates import article_candidates, article_text
+from shared.pairs import NONE_SCORE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from tests.conftest import ROOT
@@ -64,7 +65,14 @@ CARS_BODY = ("증권 업계는 실적 개선을 기대한다. 증권사들은 �
              "현대차는 자동차 판매가 늘었다.")
 
 
-@pytest.mark.parametrize("title, body", [(TITLE, BODY), (HBM_TITLE, HBM_BODY), (CARS_TITLE, CARS_BODY)])
+# Written for this test: a story on a food maker that never writes a keyword of 음식료업종, only 식품 (a
+# word of its business) in the company's own name.
+FOOD_TITLE = "삼양식품, 역대 최고가 경신"
+FOOD_BODY = "불닭볶음면 수출이 늘며 삼양식품 주가가 14% 올랐다. 밀양 2공장도 가동한다."
+
+
+@pytest.mark.parametrize("title, body", [(TITLE, BODY), (HBM_TITLE, HBM_BODY), (CARS_TITLE, CARS_BODY),
+                                         (FOOD_TITLE, FOOD_BODY)])
 def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(classification, title, body):
     r = post(classification, "/theme_inference", json={"title": title, "body": body})
     assert r.status_code == 200
@@ -73,12 +81,15 @@ def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(c
     tf = {m["stock"]: m for m in out["tf_result"]}
     t5_stocks = list(dict.fromkeys(p["stock"] for p in out["t5_result"]))
     candidates = {c.stock: c for c in article_candidates(MATCHER, article_text(title, body))}
-    added = [s for s in tf if s in candidates and candidates[s].tied and s not in t5_stocks]
+    added = [s for s in dict.fromkeys([*tf, *candidates]) if candidates.get(s) and candidates[s].tied
+             and s not in t5_stocks]
     assert [p["stock"] for p in out["result"]] == t5_stocks + added
     if title != CARS_TITLE:
         assert "대신증권" not in added and "현대차" not in added  # a quoted source, a passing mention
     if title == HBM_TITLE:
         assert "SK하이닉스" in t5_stocks + added
+    if title == FOOD_TITLE:  # the dictionary finds no theme; the business word does
+        assert not tf and [(p["theme"], p["stock"]) for p in out["result"]] == [("음식료업종", "삼양식품")]
     if title == CARS_TITLE:  # the dictionary's best theme for the whole article is not 현대차's here
         assert tf["현대차"]["theme"] == "증권"
         assert [(p["theme"], p["stock"]) for p in out["result"]] == [("자동차 대표주", "현대차")]
@@ -92,7 +103,8 @@ def test_theme_inference_is_the_t5_stocks_then_the_rule_tied_dictionary_stocks(c
             assert pair["from"] == "t5"
         else:  # a rule-tied stock the T5 left out whose dictionary theme is not offered: the best offered one,
             assert pair["from"] == "tf" and pair["theme"] == offered[0]  # with the score the dictionary gives it
-            assert pair["score"] == MATCHER.theme_score(article_text(title, body), offered[0]) < 0
+            score = MATCHER.theme_score(article_text(title, body), offered[0])
+            assert pair["score"] == (NONE_SCORE if score is None else score) < 0
 
 
 def test_an_article_without_listed_stocks_gives_empty_lists(classification):
