@@ -16,6 +16,9 @@ Systems (what each endpoint would answer):
 - ``inference``: ``/inference`` — the generate task on every sentence (title first), then relevance
   of each sentence with pairs to the title; unrelated sentences dropped. A stock's theme is that of
   its best-scored pair (``gen_score + rel_score``).
+- ``second_reader`` (naver-judged-7 and -8 only): another blind reader's labels of the same articles
+  (``data/naver_judged_2025_second.csv``), each stock with its first theme — how far two readers
+  following the same instructions agree, the ceiling the systems are measured against.
 
 Metrics, micro-averaged over articles: stock precision and recall; theme accuracy = the share of
 correctly found stocks whose predicted theme is one of the stock's gold themes.
@@ -69,6 +72,7 @@ logger = logging.getLogger(__name__)
 
 GUIDE = Path("spec/operations-guide-ko.md")
 JUDGED = Path(__file__).resolve().parents[1] / "data" / "naver_judged_2025.csv"
+SECOND_READING = JUDGED.with_name("naver_judged_2025_second.csv")  # batches 7 and 8, read again
 GUIDE_TITLE = "툴젠, 유전자교정 CAR-T 세포치료제 호주 이어 중국에 기술이전"
 GUIDE_GOLD = {"툴젠": ["유전자 치료제/분석"]}
 # GPT's free-form categories that name a Naver theme by another word.
@@ -88,6 +92,7 @@ class Doc:
     title: str
     body: str
     gold: dict[str, list[str]]  # stock -> gold themes (empty list: theme not judged)
+    second: dict[str, list[str]] | None = None  # a second reader's labels, where there are any
 
 
 @dataclass
@@ -167,25 +172,35 @@ def nate_docs(data_dir: Path, themes: ThemeList) -> list[Doc]:
     return docs
 
 
-def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None) -> dict[str, list[Doc]]:
+def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None,
+                second: Path = SECOND_READING) -> dict[str, list[Doc]]:
     """naver-judged-1 to -8: naver-dev articles labelled by reading, 40 per batch
     (``data/naver_judged_2025.csv``: a row per (article, stock) with its fitting member themes; a row
     with no stock for an article that ties none). A stock the reader found discussed but with no
-    fitting member theme is not gold. ``limit``: the first articles of each batch only."""
+    fitting member theme is not gold. ``second``: another reader's labels of some batches, in the
+    same form, scored as the system ``second_reader`` (how far two readers agree). ``limit``: the
+    first articles of each batch only."""
     if not labels.is_file():
         logger.warning("no %s: the naver-judged sets are not scored", labels)
         return {}
+    gold, again = _judged(labels), _judged(second) if second.is_file() else {}
+    articles = {a.id: a for a in naver_articles(data_dir, "dev")}
+    sets: dict[str, list[Doc]] = {}
+    for (batch, i), stocks in gold.items():
+        if i in articles:
+            doc = Doc(i, articles[i].title, articles[i].body, stocks, again.get((batch, i)))
+            sets.setdefault(f"naver-judged-{batch}", []).append(doc)
+    return {name: docs[:limit] if limit else docs for name, docs in sets.items()}
+
+
+def _judged(labels: Path) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """(batch, article) -> stock -> its themes, of the stocks labelled with a theme."""
     gold: dict[tuple[str, str], dict[str, list[str]]] = {}
     for row in read_csv(labels):
         stocks = gold.setdefault((row["batch"], row["id"]), {})
         if row["stock"] and row["themes"]:
             stocks[row["stock"]] = row["themes"].split("|")
-    articles = {a.id: a for a in naver_articles(data_dir, "dev")}
-    sets: dict[str, list[Doc]] = {}
-    for (batch, i), stocks in gold.items():
-        if i in articles:
-            sets.setdefault(f"naver-judged-{batch}", []).append(Doc(i, articles[i].title, articles[i].body, stocks))
-    return {name: docs[:limit] if limit else docs for name, docs in sets.items()}
+    return gold
 
 
 _MATCHERS: dict[int, TfidfMatcher] = {}
@@ -313,6 +328,8 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
                 scores["theme_inference"].add(doc, by_stock(out["result"]))
             if "inference" in scores:
                 scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints))
+            if doc.second is not None:  # its first theme: theme accuracy asks for one
+                scores.setdefault("second_reader", Score()).add(doc, {s: t[0] for s, t in doc.second.items()})
         results[name] = {"articles": len(docs), **{k: s.result() for k, s in scores.items()},
                          "seconds": round(time.perf_counter() - started, 1)}
         errors[name] = {k: s.errors for k, s in scores.items()}
@@ -334,7 +351,7 @@ def markdown_table(results: dict) -> str:
     for name, res in results.items():
         if name == "relevance":
             continue
-        for system in ("baseline", "candidates", "rules", "t5", "theme_inference", "inference"):
+        for system in ("baseline", "candidates", "rules", "t5", "theme_inference", "inference", "second_reader"):
             if system in res:
                 r = res[system]
                 acc = "–" if r["theme_accuracy"] is None else f"{r['theme_accuracy']:.3f}"

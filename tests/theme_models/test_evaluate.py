@@ -30,9 +30,17 @@ def test_labels_become_gold_per_batch(tmp_path):
     assert [d.gold for d in sets["naver-judged-2"]] == [{"SK하이닉스": ["HBM(고대역폭메모리)"]}]
     assert [len(docs) for docs in judged_docs(SHARED_DATA, labels, limit=1).values()] == [1, 1]
     assert judged_docs(SHARED_DATA, tmp_path / "missing.csv") == {}
+    again = tmp_path / "second.csv"
+    with open(again, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["batch", "id", "stock", "themes", "note"], [2, first, "", "", "none"]])
+    sets = judged_docs(SHARED_DATA, labels, second=again)
+    assert [d.second for d in sets["naver-judged-1"]] == [None, None]  # not read again
+    assert [d.second for d in sets["naver-judged-2"]] == [{}]  # read again: no stock
 
 
 def test_the_shipped_labels_are_eight_batches_of_naver_dev_articles():
     sets = judged_docs(SHARED_DATA, JUDGED)
     assert {name: len(docs) for name, docs in sets.items()} == {f"naver-judged-{b}": 40 for b in range(1, 9)}
     assert len({d.id for docs in sets.values() for d in docs}) == 320  # no article in two batches
+    assert all((d.second is not None) == (name in ("naver-judged-7", "naver-judged-8"))
+               for name, docs in sets.items() for d in docs)
