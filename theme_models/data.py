@@ -51,6 +51,18 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def read_labels(path: Path) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """A reader's labels (``batch,id,stock,themes,note``, a row per article and stock; no stock: the
+    article ties none): (batch, article id) -> stock -> its themes, for the stocks given a theme (a
+    stock discussed with no fitting theme is not a label)."""
+    labels: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for row in read_csv(path):
+        stocks = labels.setdefault((row["batch"], row["id"]), {})
+        if row["stock"] and row["themes"]:
+            stocks[row["stock"]] = row["themes"].split("|")
+    return labels
+
+
 def is_dev(article_id: str) -> bool:
     return int(hashlib.md5(article_id.encode()).hexdigest(), 16) % DEV_SHARE == 0
 
@@ -108,38 +120,45 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
 
 def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
                    relevance_per_article: int = 1, none_share: float = 0.02, korsts: bool = True,
-                   seed: int = 0, negative_ratio: float = 1.0) -> tuple[list[Example], dict]:
+                   seed: int = 0, negative_ratio: float = 1.0, readers: dict[str, dict[str, list[str]]] | None = None,
+                   reader_repeat: int = 1) -> tuple[list[Example], dict]:
     """Examples of the asked tasks and a summary of their label counts.
 
     Generator sentences: every sentence with a labelled pair; sentences that name candidates but
     get ``없음`` (passing mentions), sampled to ``negative_ratio`` per positive; and a ``none_share``
-    of the sentences without any candidate (their answer is forced, but the model sees a few)."""
+    of the sentences without any candidate (their answer is forced, but the model sees a few).
+    ``readers``: article id -> a reader's labels of it (``theme_models.labels``), which replace the
+    rules' there; its classify and generate examples are given ``reader_repeat`` times."""
     rng = random.Random(seed)
     labeller = Labeller(matcher)
     examples: list[Example] = []
     generated: list[tuple[str, Example]] = []
     summary: Counter = Counter()
+    readers = readers or {}
     for article in articles:
-        labels = labeller.label(article.title, article.body)
+        reader = readers.get(article.id)
+        labels = labeller.label(article.title, article.body, reader)
+        repeat = reader_repeat if reader is not None else 1
         summary["articles"] += 1
+        summary["reader_articles"] += reader is not None
         summary["article_pairs"] += len(labels.pairs)
         summary["passing_mentions"] += len(labels.passing)
         if "classify" in tasks:
             source = classify_source(article.title, article.body, matcher)
             if len(classify_outputs(article_text(article.title, article.body), matcher)) > 1:
                 # (with no candidate the answer is forced: nothing to learn)
-                examples.append(Example("classify", source, format_pairs(labels.pairs)))
-                summary["classify_examples"] += 1
-                summary["classify_none"] += not labels.pairs
+                examples += [Example("classify", source, format_pairs(labels.pairs))] * repeat
+                summary["classify_examples"] += repeat
+                summary["classify_none"] += repeat * (not labels.pairs)
         if "generate" in tasks:
             text = article_text(article.title, article.body)
             for sentence, pairs in zip(labels.sentences, labels.sentence_pairs):
                 kind = "positive" if pairs else (
                     "negative" if len(generate_outputs(sentence, matcher, article.title, text)) > 1 else "empty")
                 source = generate_source(sentence, article.title, matcher, text)
-                generated.append((kind, Example("generate", source, format_pairs(pairs))))
-                summary[f"generate_{kind}_sentences"] += 1
-                summary["generate_pairs"] += len(pairs)
+                generated += [(kind, Example("generate", source, format_pairs(pairs)))] * repeat
+                summary[f"generate_{kind}_sentences"] += repeat
+                summary["generate_pairs"] += repeat * len(pairs)
     if generated:
         positives = sum(kind == "positive" for kind, _ in generated)
         negatives = sum(kind == "negative" for kind, _ in generated)

@@ -65,7 +65,7 @@ from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_classification.service import ClassificationService, ThemeState
 from theme_generation.service import generate_sentences
-from theme_models.data import NATE, korsts_pairs, naver_articles, read_csv, relevance_pairs
+from theme_models.data import NATE, korsts_pairs, naver_articles, read_csv, read_labels, relevance_pairs
 from theme_models.labels import Labeller
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None,
     if not labels.is_file():
         logger.warning("no %s: the naver-judged sets are not scored", labels)
         return {}
-    gold, again = _judged(labels), _judged(second) if second.is_file() else {}
+    gold, again = read_labels(labels), read_labels(second) if second.is_file() else {}
     articles = {a.id: a for a in naver_articles(data_dir, "dev")}
     sets: dict[str, list[Doc]] = {}
     for (batch, i), stocks in gold.items():
@@ -191,16 +191,6 @@ def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None,
             doc = Doc(i, articles[i].title, articles[i].body, stocks, again.get((batch, i)))
             sets.setdefault(f"naver-judged-{batch}", []).append(doc)
     return {name: docs[:limit] if limit else docs for name, docs in sets.items()}
-
-
-def _judged(labels: Path) -> dict[tuple[str, str], dict[str, list[str]]]:
-    """(batch, article) -> stock -> its themes, of the stocks labelled with a theme."""
-    gold: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for row in read_csv(labels):
-        stocks = gold.setdefault((row["batch"], row["id"]), {})
-        if row["stock"] and row["themes"]:
-            stocks[row["stock"]] = row["themes"].split("|")
-    return gold
 
 
 _MATCHERS: dict[int, TfidfMatcher] = {}

@@ -21,6 +21,12 @@ No human labels exist for the Naver articles, so training and the held-out dev s
 
 The rules themselves live in ``shared.candidates`` (``article_candidates``, ``Candidate.tied``): the
 model is shown the same evidence as hints, and learns to choose from it.
+
+Where a reader labelled the article (``data/naver_reader_train_2025.csv``: the stocks it ties to a
+theme, with their fitting themes), the reader's stocks replace rules 3 and 4: a candidate is labelled
+when the reader lists it, with the reader's first theme that is offered to it (else its best offered
+theme: the model can answer no other); a stock the text does not offer cannot be learnt and is left
+out. The sentences are labelled from these pairs as in rule 5.
 """
 from __future__ import annotations
 
@@ -44,15 +50,21 @@ class Labeller:
         self.matcher = matcher
         self.finder = stock_finder(matcher)
 
-    def label(self, title: str, body: str) -> ArticleLabels:
+    def label(self, title: str, body: str, reader: dict[str, list[str]] | None = None) -> ArticleLabels:
+        """The rules' labels, or with ``reader`` (stock -> themes, a reader's labels of this article) the
+        reader's (module docstring)."""
         text = article_text(title, body)
         candidates = article_candidates(self.matcher, text)
-        tied = [c for c in candidates if c.tied]
-        pairs = [(c.themes[0], c.stock) for c in tied]
-        gold = {c.stock: list(c.offered) for c in tied}
-        tied_stocks = {c.stock for c in tied}
-        passing = [s for s in self.finder.find(text, title=title) if s not in tied_stocks]
+        if reader is None:
+            theme = {c.stock: c.themes[0] for c in candidates if c.tied}
+            gold = {c.stock: list(c.offered) for c in candidates if c.tied}
+        else:
+            theme = {c.stock: next((t for t in reader[c.stock] if t in c.offered), c.offered[0])
+                     for c in candidates if c.stock in reader}
+            gold = {s: list(reader[s]) for s in theme}
+        pairs = [(theme[c.stock], c.stock) for c in candidates if c.stock in theme]
+        passing = [s for s in self.finder.find(text, title=title) if s not in theme]
         sentences = [title.strip()] + split_sentences(body)
-        sentence_pairs = [[(c.themes[0], c.stock) for c in _sentence_candidates(x, self.matcher, title, text) if c.tied]
-                          for x in sentences]
+        sentence_pairs = [[(theme[c.stock], c.stock) for c in _sentence_candidates(x, self.matcher, title, text)
+                           if c.stock in theme] for x in sentences]
         return ArticleLabels(pairs, gold, sentences, sentence_pairs, passing)

@@ -34,7 +34,7 @@ from shared.t5 import META_FILE
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_models.card import write_card
-from theme_models.data import TASKS, Example, build_examples, naver_articles, read_csv
+from theme_models.data import TASKS, Example, build_examples, naver_articles, read_csv, read_labels
 from theme_models.related_words import add_to_model
 from theme_models.tokenizer import train_tokenizer
 
@@ -98,9 +98,18 @@ class DataArguments:
     relevance_max_target_length: int = 4
     relevance_per_article: int = field(default=1, metadata={"help": "Related (and as many unrelated) sentences per title."})
     korsts: bool = field(default=True, metadata={"help": "Add KorSTS pairs to the relevance data."})
+    reader_labels: Path | None = field(default=None, metadata={
+        "help": "A reader's labels of training articles (batch,id,stock,themes,note CSV, e.g. "
+                "data/naver_reader_train_2025.csv): they replace the rules' labels of those articles."})
+    reader_repeat: int = field(default=4, metadata={"help": "How often the reader-labelled articles are seen per epoch."})
 
     def __post_init__(self) -> None:
         self.data_dir, self.themes = Path(self.data_dir), Path(self.themes)
+        self.reader_labels = Path(self.reader_labels) if self.reader_labels else None
+        if self.reader_labels and not self.reader_labels.is_file():
+            raise ValueError(f"--reader_labels {self.reader_labels}: no such file")
+        if self.reader_repeat <= 0:
+            raise ValueError("--reader_repeat must be positive")
         unknown = set(self.task_list) - set(TASKS)
         if unknown or not self.task_list:
             raise ValueError(f"--tasks: expected some of {', '.join(TASKS)}, got {self.tasks!r}")
@@ -355,8 +364,11 @@ def main(argv: list[str] | None = None) -> None:
     matcher = TfidfMatcher(themes)
     articles = naver_articles(data_args.data_dir, "train", data_args.max_articles)
     started = time.perf_counter()
+    readers = ({i: stocks for (_, i), stocks in read_labels(data_args.reader_labels).items()}
+               if data_args.reader_labels else None)
     examples, summary = build_examples(data_args.data_dir, matcher, articles, data_args.task_list,
-                                       data_args.relevance_per_article, korsts=data_args.korsts, seed=train_args.seed)
+                                       data_args.relevance_per_article, korsts=data_args.korsts, seed=train_args.seed,
+                                       readers=readers, reader_repeat=data_args.reader_repeat)
     summary["build_seconds"] = round(time.perf_counter() - started, 1)
     logger.info("data: %s", summary)
 

@@ -40,6 +40,20 @@ def test_sentence_labels():
     assert by_sentence["한화오션은 선박을 인도했다."] == [("조선", "한화오션")]
 
 
+def test_a_reader_s_labels_replace_the_rules():
+    """The reader ties 삼성전자 (a passing mention by the rules) and not 한화오션; 툴젠's first theme is not
+    offered (no keyword of 면역항암제 in the text), so its next one is taken. 대신증권, a quoted source,
+    is not offered at all: the model could not answer it."""
+    reader = {"툴젠": ["면역항암제", "유전자 치료제/분석"], "삼성전자": ["반도체 대표주(생산)"], "대신증권": ["증권"]}
+    labels = Labeller(TfidfMatcher(THEMES)).label(TITLE, BODY, reader)
+    assert labels.pairs == [("유전자 치료제/분석", "툴젠"), ("반도체 대표주(생산)", "삼성전자")]
+    assert labels.gold_themes == {"툴젠": ["면역항암제", "유전자 치료제/분석"], "삼성전자": ["반도체 대표주(생산)"]}
+    assert labels.passing == ["한화오션"]
+    by_sentence = dict(zip(labels.sentences, labels.sentence_pairs))
+    assert by_sentence["같은 날 삼성전자는 새 사옥을 공개했다."] == [("반도체 대표주(생산)", "삼성전자")]
+    assert by_sentence["한화오션은 선박을 인도했다."] == []
+
+
 def test_relevance_pairs_match_each_own_sentence_with_another_article_s():
     a = Article("a", "툴젠, 기술이전", "툴젠이 유전자교정 기술을 이전했다. 계약금과 기술료는 양측 합의에 따라 공개하지 않았다.")
     b = Article("b", "반도체 호황", "삼성전자가 반도체 투자를 늘렸다.")

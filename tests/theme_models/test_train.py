@@ -12,7 +12,10 @@ from shared.related import RelatedWords
 from shared.t5 import META_FILE, T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
+from shared.pairs import NONE
 from theme_models import train
+from theme_models.data import build_examples, naver_articles
+from theme_models.labels import Labeller
 from theme_models.evaluate import evaluate_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +88,8 @@ def test_evaluation_runs_on_the_ctranslate2_copy(trained):
     assert results["relevance"]["naver-dev"]["pairs"] == 8
 
 
-@pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"]])
+@pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"],
+                                 ["--reader_labels", "no-such-labels.csv"], ["--reader_repeat", "0"]])
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         train.main(["--output_dir", str(tmp_path), "--data_dir", str(DATA), "--themes", str(THEMES), *TINY, *bad])
@@ -98,3 +102,14 @@ def test_the_model_carries_related_words_from_its_training_articles(trained):
     assert (out / "export" / spec["file"]).is_file()
     related = RelatedWords.for_model(out / "export", meta)
     assert len(related.words) == spec["words"]
+
+
+def test_a_reader_s_labels_replace_the_rules_and_are_repeated():
+    matcher = TfidfMatcher(ThemeList.load(THEMES))
+    articles = [a for a in naver_articles(DATA, "train", 60)
+                if Labeller(matcher).label(a.title, a.body).pairs][:3]  # the rules tie a stock in each
+    readers = {articles[0].id: {}}  # the reader ties none in the first
+    examples, summary = build_examples(DATA, matcher, articles, ("classify",), readers=readers, reader_repeat=3)
+    first = classify_source(articles[0].title, articles[0].body, matcher)
+    assert [e.target for e in examples if e.source == first] == [NONE] * 3
+    assert summary["reader_articles"] == 1 and summary["classify_examples"] == 5
