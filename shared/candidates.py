@@ -29,7 +29,7 @@ stock the title names, in its own name: ``_name_evidence``), and where some are 
 stock's own scope, only those (``Candidate.offered``). A stock the article is about (named in its
 title, or ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by
 the words of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on
-its 불닭 ramen), in its own scope. A stock whose themes the article never touches is not offered at all. Which of the offered stocks the article
+its 불닭 ramen), in the title or the sentences that name it. A stock whose themes the article never touches is not offered at all. Which of the offered stocks the article
 really ties to a theme, and by which theme, is the model's choice.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from shared.pairs import NONE, format_pair
-from shared.tfidf import TfidfMatcher
+from shared.tfidf import NOT_KEYWORDS, TfidfMatcher
 from shared.themes import TermCounter, ThemeList, terms_pattern
 
 if TYPE_CHECKING:  # shared.related imports this module
@@ -94,6 +94,12 @@ BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=")
 PERSON_ROLES = r"\S{0,3}\s*(?:출신|(?:\S+\s+){0,2}\S*(?:본부장|팀장|연구위원|고문))"
 # A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
 CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향")
+# Words before 기업/업체 that say what kind of firm in general, not which one: ``중소기업 대상의 지원`` is
+# no company 대상, ``완성차업체 진영은`` no 진영 (``_has_evidence``).
+GENERIC_KINDS = frozenset({
+    "대", "중소", "중견", "공", "협력", "납품", "하청", "완성차", "상장", "비상장", "관련", "해당", "국내", "해외", "외국",
+    "글로벌", "일반", "주요", "대형", "중소형", "개별", "민간", "수출", "피투자", "투자", "입주", "참여", "경쟁", "동종",
+})
 # Names that contain a theme keyword but are no evidence for it: the central and policy banks are not
 # the listed banks' business, and the 증권 of 증권가 and 유가증권(시장) is the market, not a brokerage.
 NOT_EVIDENCE = ("한국은행", "한은", "산업은행", "수출입은행", "세계은행", "증권가", "유가증권")
@@ -180,8 +186,11 @@ class StockFinder:
 
     def _counts(self, mention: Mention, text: str, context: str, title: str) -> bool:
         stock = mention.stock
-        if needs_evidence(stock) and not any(_has_evidence(n, self.themes.codes.get(stock, ""), context)
-                                             for n in mention.names | {stock}):
+        # a name needs evidence when it is the stock's own and the stock does (LG), or when it is an alias
+        # that would by itself (녹십자 does, its alias GC녹십자 not)
+        ambiguous = all(needs_evidence(stock) if n == stock else needs_evidence(n) for n in mention.names)
+        if ambiguous and not any(_has_evidence(n, self.themes.codes.get(stock, ""), context)
+                                 for n in mention.names | {stock}):
             return False
         if is_source_firm(stock):
             return _named_as_subject(mention.names, text, title)
@@ -211,9 +220,11 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
     n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
     move = rf"|{n}\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"
-    call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가)"
-    kind = rf"|\S(?:기업|업체|제조사)인?\s+{n}(?:[은는이가의와과,·]|\s등)"
-    return re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}{call}{kind}", text) is not None
+    call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가(?!격))"
+    if re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}{call}", text):
+        return True
+    kinds = re.finditer(rf"(?:(\S+)(?:기업|업체)|제조사)인?\s+{n}(?:[은는이가의와과,·]|\s등)", text)
+    return any(kind.group(1) not in GENERIC_KINDS for kind in kinds)
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:
@@ -341,7 +352,7 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     that name it. Its themes are those the article evidences (for the title's stocks, their own names
     count too: ``_name_evidence``), ordered by evidence in the scope, then in the whole article, then
     the theme list's order. Where the article writes no keyword of its themes, a stock it is about gets
-    those whose business words its scope writes (``_business_evidence``)."""
+    those whose business words the title and the sentences naming it write (``_business_evidence``)."""
     title, _, body = text.partition("\n")
     offset = len(text) - len(body)
     spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
@@ -352,19 +363,14 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         in_title = _names(mention.names, title)
         named = _name_evidence(stock, mention, matcher) if in_title else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
-        counter, evidence = matcher._terms, _evidence
-        if not whole and (in_title or mention.count >= MIN_SUBJECT_MENTIONS):
-            counter, evidence = _business_counter(matcher), _business_evidence
-            whole = evidence(counter.count(masked + _names_text(mention, in_title)), stock, matcher)
+        naming = "\n".join([masked[:len(title)]] + [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])])
+        if whole:
+            own = whole if in_title else _evidence(matcher._terms.count(naming), stock, matcher)
+        elif in_title or mention.count >= MIN_SUBJECT_MENTIONS:  # its business, in its own sentences
+            whole = own = _business_evidence(_business_counter(matcher).count(naming + _names_text(mention, in_title)),
+                                             stock, matcher)
         if not whole:
             continue
-        if in_title:
-            own = whole
-        else:
-            naming = [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])]
-            own = evidence(counter.count("\n".join([masked[:len(title)]] + naming)), stock, matcher)
-            if evidence is _business_evidence and not own:
-                continue
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
@@ -393,7 +399,7 @@ def _business_counter(matcher: TfidfMatcher) -> TermCounter:
     counter = _BUSINESS.get(matcher)
     if counter is None:
         words = {w for theme in matcher.themes.themes for w in matcher.themes.business.get(theme, ())}
-        counter = _BUSINESS[matcher] = TermCounter(words, whole_latin=True)
+        counter = _BUSINESS[matcher] = TermCounter(words, NOT_KEYWORDS, whole_latin=True)
     return counter
 
 

@@ -9,7 +9,7 @@ A theme list is a CSV with a header row. Columns (English or Korean header names
 | code     | 종목코드, 코드      | no       | 6-character KRX code, e.g. ``199800``                      |
 | keywords | 키워드             | no       | ``|``-separated words that evidence the theme in a text    |
 | aliases  | 별칭               | no       | ``|``-separated other names of the stock (``카뱅``)        |
-| business | 사업               | no       | ``|``-separated words of the theme's business (``식품``)   |
+| business |                    | no       | ``|``-separated words of the theme's business (``식품``)   |
 
 ``business`` words are weaker evidence than ``keywords``: what the theme's companies make or do, as
 their own overviews write it (the default list's are mined by ``theme-build-themes``). They evidence
@@ -39,7 +39,7 @@ COLUMNS = {
     "code": ("code", "종목코드", "코드", "stock_code"),
     "keywords": ("keywords", "키워드"),
     "aliases": ("aliases", "별칭"),
-    "business": ("business", "사업"),
+    "business": ("business",),  # not 사업: a list's free-text description column may be called that
 }
 REQUIRED = ("theme", "stock")
 MAX_CELL_CHARS = 200

@@ -143,6 +143,7 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
         summary["reader_articles"] += reader is not None
         summary["article_pairs"] += len(labels.pairs)
         summary["passing_mentions"] += len(labels.passing)
+        summary["reader_unoffered_themes"] += len(labels.unoffered_themes)
         if "classify" in tasks:
             source = classify_source(article.title, article.body, matcher)
             if len(classify_outputs(article_text(article.title, article.body), matcher)) > 1:

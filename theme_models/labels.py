@@ -25,8 +25,8 @@ model is shown the same evidence as hints, and learns to choose from it.
 Where a reader labelled the article (``data/naver_reader_train_2025.csv``: the stocks it ties to a
 theme, with their fitting themes), the reader's stocks replace rules 3 and 4: a candidate is labelled
 when the reader lists it, with the reader's first theme that is offered to it (else its best offered
-theme: the model can answer no other); a stock the text does not offer cannot be learnt and is left
-out. The sentences are labelled from these pairs as in rule 5.
+theme: the model can answer no other, and the stock is what matters most; ``theme-train`` counts these
+as ``reader_unoffered_themes``); a stock the text does not offer cannot be learnt and is left out. The sentences are labelled from these pairs as in rule 5.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ class ArticleLabels:
     sentences: list[str]  # the title first, then the body's sentences
     sentence_pairs: list[list[tuple[str, str]]]
     passing: list[str] = field(default_factory=list)  # stocks named but not tied to a theme
+    unoffered_themes: list[str] = field(default_factory=list)  # reader's stocks labelled with a theme it did not give
 
 
 class Labeller:
@@ -67,4 +68,5 @@ class Labeller:
         sentences = [title.strip()] + split_sentences(body)
         sentence_pairs = [[(theme[c.stock], c.stock) for c in _sentence_candidates(x, self.matcher, title, text)
                            if c.stock in theme] for x in sentences]
-        return ArticleLabels(pairs, gold, sentences, sentence_pairs, passing)
+        unoffered = [s for t, s in pairs if reader is not None and t not in reader[s]]
+        return ArticleLabels(pairs, gold, sentences, sentence_pairs, passing, unoffered)

@@ -13,9 +13,10 @@ Each theme also gets the words of its business (``business``, see ``shared.theme
 member companies' overviews (``naver_themes_2026/company_overview.csv``; only the words are kept, never
 the overviews' text): words that at least ``BUSINESS_MIN_MEMBERS`` members and a ``BUSINESS_MIN_SHARE``
 of them write, of which at least ``BUSINESS_MIN_PRECISION`` of all the companies writing them are
-members — ``식품`` and ``음료`` for 음식료업종, ``의약품`` and ``제네릭`` for 제약업체. A word goes to the
-theme whose companies it marks best; event themes (밸류업, 신규상장), whose members share no business,
-get none. They are written on each theme's first row.
+members, and that at most ``BUSINESS_MAX_NEWS_SHARE`` of the news articles write — ``식품`` and
+``음료`` for 음식료업종, ``의약품`` and ``제네릭`` for 제약업체. A word goes to the theme whose companies
+it marks best; event themes (밸류업, 신규상장), whose members share no business, get none. They are
+written on each theme's first row.
 """
 from __future__ import annotations
 
@@ -151,6 +152,7 @@ BUSINESS_MIN_MEMBERS = 3
 BUSINESS_MIN_SHARE = 0.08
 BUSINESS_MIN_PRECISION = 0.4
 BUSINESS_WORDS = 12
+BUSINESS_MAX_NEWS_SHARE = 0.1  # of the training articles
 # Other spellings of a keyword: every keyword containing the first also counts spelled the second way.
 SPELLINGS = {"2차전지": "이차전지"}
 _SPLIT = re.compile(r"\s*(?:/|,|·|＆|&|\s및\s)\s*")
@@ -200,7 +202,7 @@ def build(data_dir: Path) -> ThemeList:
     if missing:
         raise ValueError(f"ALIASES names stocks that are not in the theme list: {sorted(missing)}")
     themes = ThemeList(entries)
-    business = business_words(themes, read_overviews(data_dir, themes))
+    business = business_words(themes, read_overviews(data_dir, themes), news_texts(data_dir))
     first = {}
     for i, e in enumerate(entries):
         first.setdefault(e.theme, i)
@@ -210,17 +212,28 @@ def build(data_dir: Path) -> ThemeList:
 
 
 def read_overviews(data_dir: Path, themes: ThemeList) -> dict[str, str]:
-    """Stock -> its company overview, for the listed stocks that have one."""
+    """Stock -> its company overview, for the listed stocks that have one (244 rows of the file hold
+    only an English placeholder, ``Company overview not found on the webpage``: skipped)."""
     stock_of = {code: stock for stock, code in themes.codes.items()}
     with open(data_dir / "naver_themes_2026" / "company_overview.csv", encoding="utf-8") as f:
         return {stock_of[row["stock_code"]]: row["overview"] for row in csv.DictReader(f)
-                if row["stock_code"] in stock_of}
+                if row["stock_code"] in stock_of and re.search("[가-힣]", row["overview"])}
 
 
-def business_words(themes: ThemeList, overviews: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """Theme -> words of its business, from its members' overviews (module docstring)."""
+def news_texts(data_dir: Path) -> list[str]:
+    """The training articles' titles and bodies: how common a word is in the news."""
+    from theme_models.data import naver_articles  # theme_models.data reads the theme list this builds
+
+    return [f"{a.title}\n{a.body}" for a in naver_articles(data_dir, "train")]
+
+
+def business_words(themes: ThemeList, overviews: dict[str, str],
+                   news: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Theme -> words of its business, from its members' overviews (module docstring). With ``news``,
+    a word found in more than ``BUSINESS_MAX_NEWS_SHARE`` of those texts is dropped: common in any
+    story (``포인트`` of 3%포인트, ``외국`` of 외국인, ``받은``), it is no sign of the business."""
     names = {a for aliases in themes.aliases.values() for a in aliases}
-    words = {stock: {w for w in content_words(text) if w not in names and not _is_predicate(w)}
+    words = {stock: {w for w in content_words(text) if w not in names and _is_business_word(w)}
              for stock, text in overviews.items()}
     writers = Counter(w for ws in words.values() for w in ws)  # companies writing each word
     members: dict[str, list[str]] = defaultdict(list)
@@ -238,13 +251,20 @@ def business_words(themes: ThemeList, overviews: dict[str, str]) -> dict[str, tu
                 continue
             found.setdefault(theme, []).append((k * math.log(len(words) / writers[word]), word))
             best[word] = max(best.get(word, (0.0, 0.0, "")), (precision, share, theme))
-    return {theme: tuple(w for _, w in sorted(scored, reverse=True) if best[w][2] == theme)[:BUSINESS_WORDS]
+    common = {w for w in best if news and sum(w in text for text in news) > BUSINESS_MAX_NEWS_SHARE * len(news)}
+    return {theme: tuple(w for _, w in sorted(scored, reverse=True)
+                         if best[w][2] == theme and w not in common)[:BUSINESS_WORDS]
             for theme, scored in found.items()}
 
 
-def _is_predicate(word: str) -> bool:
-    """Overviews end their clauses in nominalised verbs (``영위함``, ``구성됨``): not business words."""
-    return word.endswith(("함", "됨", "임", "음"))
+def _is_business_word(word: str) -> bool:
+    """Not a nominalised verb that ends an overview's clause (``영위함``, ``구성됨``, ``만듦``; ``게임`` is
+    a word), not a Latin word of one or two letters (``on``, ``IC``: they match inside others), not
+    one syllable with its particle (``칩을``)."""
+    predicate = word.endswith(("함", "됨", "듦")) or word in ("있음", "없음")
+    short_latin = re.fullmatch(r"[A-Za-z0-9]{1,2}", word) is not None
+    particle = len(word) == 2 and word[1] in "을를은는이가의에도와과로"
+    return not (predicate or short_latin or particle)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,10 +23,13 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_business_words_are_read_per_theme_from_any_of_its_rows(tmp_path):
-    themes = ThemeList.from_csv_bytes("테마,종목,사업\n음식료,삼양식품,식품|라면\n음식료,농심,\n반도체,삼성전자,\n".encode())
+    themes = ThemeList.from_csv_bytes("테마,종목,business\n음식료,삼양식품,식품|라면\n음식료,농심,\n반도체,삼성전자,\n".encode())
     assert themes.business["음식료"] == {"식품", "라면"} and not themes.business["반도체"]
     themes.save(tmp_path / "t.csv")
     assert ThemeList.load(tmp_path / "t.csv").entries == themes.entries
+    # a column of free text named 사업 is not read as business words
+    described = ThemeList.from_csv_bytes("테마,종목,사업\n음식료,삼양식품,라면 제조 및 판매\n".encode())
+    assert not described.business["음식료"]
 
 
 def test_an_undecodable_file_is_refused():

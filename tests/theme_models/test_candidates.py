@@ -43,7 +43,11 @@ def found(matcher, text, **kw):
     ("지원 대상(약 20만 명)을 늘렸다.", []),
     ("식품기업 대상은 실적이 좋았다.", ["대상"]),                     # ... after the kind of company it is
     ("중소기업 대상으로 지원을 늘렸다.", []),
+    ("중소기업 대상의 지원을 늘렸다.", []),                          # a kind of firm in general
+    ("협력업체 대상 등 지원이 늘었다.", []),
+    ("대기업 LG는 투자를 늘렸다.", []),
     ("대신증권이 LG에 대해 투자의견 매수를 유지했다.", ["LG"]),         # ... with a brokerage's call on it
+    ("투자 대상의 목표 가격을 정한다.", []),
     ("LG그룹 계열사가 모였다.", []),                                  # a group
     ("LG는 신년사를 냈다.", []),                                      # a group name without evidence
     ("반도체 호황을 이끌었다삼성전자는 투자를 늘렸다.", ["삼성전자"]),  # a lost space after 다
@@ -166,7 +170,8 @@ def test_business_words_evidence_a_theme_only_for_a_stock_the_article_is_about()
     one named once in the body."""
     matcher = TfidfMatcher(ThemeList([ThemeEntry("음식료", "삼양식품", "003230", ("음식료",), business=("식품", "라면")),
                                       ThemeEntry("음식료", "농심", "004370", ("음식료",)),
-                                      ThemeEntry("밸류업", "삼양식품", "003230", ("밸류업",))]))
+                                      ThemeEntry("밸류업", "삼양식품", "003230", ("밸류업",)),
+                                      ThemeEntry("방위산업", "풍산", "103140", ("방위산업",), business=("방산",))]))
     offered = lambda title, body: {c.stock: (c.offered, c.in_scope)  # noqa: E731
                                    for c in article_candidates(matcher, article_text(title, body))}
     assert offered("삼양식품, 역대 최고가", "불닭 수출이 늘었다.") == {"삼양식품": (["음식료"], {"음식료"})}
@@ -179,6 +184,11 @@ def test_business_words_evidence_a_theme_only_for_a_stock_the_article_is_about()
     assert offered("K-푸드 열풍", "삼양식품은 라면 공장을 짓는다.") == {}  # named once
     # the words are the theme's, so every member's
     assert offered("증시 마감", "농심은 라면 수출로 올랐다. 농심 주가가 뛰었다.") == {"농심": (["음식료"], {"음식료"})}
+    assert offered("풍산, 실적 개선", "풍산은 방산 수출이 늘었다.") == {"풍산": (["방위산업"], {"방위산업"})}
+    assert offered("풍산, 실적 개선", "풍산은 전방산업 수요가 늘었다.") == {}  # not a word of its business
+    # the business words elsewhere in the article do not count, even for the title's stock
+    assert offered("삼양식품, 역대 최고가", "불닭 수출이 늘었다. 라면 시장이 컸다.") == {"삼양식품": (["음식료"], {"음식료"})}
+    assert offered("역대 최고가 경신", "불닭 수출이 늘었다. 라면 시장이 컸다. 삼양식품 주가가 뛰었다. 삼양식품이 웃었다.") == {}
     # the keyword of one of its themes: business words are not looked for
     assert offered("삼양식품, 밸류업 공시", "삼양식품은 라면 공장을 짓는다.") == {"삼양식품": (["밸류업"], {"밸류업"})}
 

@@ -48,10 +48,13 @@ def test_a_reader_s_labels_replace_the_rules():
     labels = Labeller(TfidfMatcher(THEMES)).label(TITLE, BODY, reader)
     assert labels.pairs == [("유전자 치료제/분석", "툴젠"), ("반도체 대표주(생산)", "삼성전자")]
     assert labels.gold_themes == {"툴젠": ["면역항암제", "유전자 치료제/분석"], "삼성전자": ["반도체 대표주(생산)"]}
-    assert labels.passing == ["한화오션"]
+    assert labels.passing == ["한화오션"] and labels.unoffered_themes == []
     by_sentence = dict(zip(labels.sentences, labels.sentence_pairs))
     assert by_sentence["같은 날 삼성전자는 새 사옥을 공개했다."] == [("반도체 대표주(생산)", "삼성전자")]
     assert by_sentence["한화오션은 선박을 인도했다."] == []
+    # none of the reader's themes offered: the best offered one, counted
+    only = Labeller(TfidfMatcher(THEMES)).label(TITLE, BODY, {"툴젠": ["면역항암제"]})
+    assert only.pairs == [("유전자 치료제/분석", "툴젠")] and only.unoffered_themes == ["툴젠"]
 
 
 def test_relevance_pairs_match_each_own_sentence_with_another_article_s():

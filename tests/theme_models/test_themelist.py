@@ -45,6 +45,9 @@ def test_the_gc_group_s_companies_are_found_by_their_news_names():
     matcher = TfidfMatcher(themes)
     text = article_text("GC녹십자웰빙, 이니바이오 인수", "제약사 GC녹십자웰빙이 보툴리눔 톡신 시장에 진출한다.")
     assert [c.stock for c in article_candidates(matcher, text)] == ["녹십자웰빙"]
+    # 녹십자 is also a group's name, but GC녹십자 is only the company's
+    text = article_text("GC녹십자, 독감 백신 수출", "제약사 GC녹십자는 독감 백신을 수출한다.")
+    assert [c.stock for c in article_candidates(matcher, text)] == ["녹십자"]
 
 
 def test_financial_holding_companies_are_holding_companies():
@@ -86,6 +89,12 @@ def test_business_words_are_what_a_theme_s_companies_write_and_few_others_do():
     assert set(words["반도체"]) == {"반도체", "장비"}
     assert set(words["조선"]) == {"선박"}  # 건조함, 제조함: predicates
     assert "밸류업" not in words
+    # a word most news stories write is no sign of a business
+    news = ["선박 수주가 늘었다."] * 2 + ["라면 값이 올랐다.", "증시가 올랐다."] + ["주가가 올랐다."] * 16
+    words = business_words(ThemeList(entries), {**food, **chips, **ships}, news)
+    assert set(words["조선"]) == {"선박"} and "라면" in words["음식료"]
+    words = business_words(ThemeList(entries), {**food, **chips, **ships}, news[:2] + news[4:9])
+    assert not words["조선"]  # 선박 in 2 of 7 stories: more than BUSINESS_MAX_NEWS_SHARE
 
 
 def test_the_shipped_list_has_business_words_for_trades_and_none_for_events():
@@ -93,3 +102,5 @@ def test_the_shipped_list_has_business_words_for_trades_and_none_for_events():
     assert {"식품", "음료"} <= themes.business["음식료업종"]
     assert "의약품" in themes.business["제약업체"]
     assert not themes.business["코리아 밸류업 지수(Korea Value-up Index)"]
+    assert not themes.business["기업인수목적회사(SPAC)"]  # its members' overviews are placeholders
+    assert not {"포인트", "외국", "받은"} & {w for t in themes.themes for w in themes.business[t]}  # news words
