@@ -46,6 +46,20 @@ def test_the_guide_counts_after_uploading_a_list_with_the_pair(server, encoding)
     assert match["score"] == 0.0  # every theme word in the article is this theme's
 
 
+def test_an_uploaded_list_s_business_words_evidence_its_themes(server):
+    """A story on a food maker that writes no keyword of its theme: only the uploaded list's business word
+    (식품, in the title's company name) ties it, so without the column it is not in the result."""
+    title, body = "삼양식품, 역대 최고가 경신", "불닭볶음면 수출이 늘며 삼양식품 주가가 14% 올랐다."
+    with_words = "theme,stock,code,keywords,business\n음식료,삼양식품,003230,음식료|식품주,식품|라면\n"
+    results = []
+    for content in (with_words, "theme,stock,code,keywords\n음식료,삼양식품,003230,음식료|식품주\n"):
+        assert upload(server, content.encode("cp949")).status_code == 200
+        r = requests.post(server.url + "/theme_inference", json={"title": title, "body": body}, timeout=60)
+        assert r.status_code == 200
+        results.append([(p["theme"], p["stock"]) for p in r.json()["result"]])
+    assert results == [[("음식료", "삼양식품")], []]
+
+
 def test_an_accepted_list_is_the_one_loaded_after_a_restart(run_server, t5_model_dir, tmp_path):
     server = start(run_server, t5_model_dir, tmp_path / "data")
     assert upload(server, CART_LIST.encode("cp949")).status_code == 200
