@@ -363,18 +363,23 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         in_title = _names(mention.names, title)
         named = _name_evidence(stock, mention, matcher) if in_title else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
-        naming = "\n".join([masked[:len(title)]] + [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])])
         if whole:
-            own = whole if in_title else _evidence(matcher._terms.count(naming), stock, matcher)
+            own = whole if in_title else _evidence(matcher._terms.count(_naming(mention, masked, text, spans, title)),
+                                                   stock, matcher)
         elif in_title or mention.count >= MIN_SUBJECT_MENTIONS:  # its business, in its own sentences
-            whole = own = _business_evidence(_business_counter(matcher).count(naming + _names_text(mention, in_title)),
-                                             stock, matcher)
+            naming = _naming(mention, masked, text, spans, title) + _names_text(mention, in_title)
+            whole = own = _business_evidence(_business_counter(matcher).count(naming), stock, matcher)
         if not whole:
             continue
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
     return tuple(out)
+
+
+def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int]], title: str) -> str:
+    """The title and the body's sentences that name the stock, from the masked text."""
+    return "\n".join([masked[:len(title)]] + [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])])
 
 
 def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:
