@@ -29,8 +29,9 @@ stock the title names, in its own name: ``_name_evidence``), and where some are 
 stock's own scope, only those (``Candidate.offered``). A stock the article is about (named in its
 title, or ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by
 the words of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on
-its 불닭 ramen), in the title or the sentences that name it. A stock whose themes the article never touches is not offered at all. Which of the offered stocks the article
-really ties to a theme, and by which theme, is the model's choice.
+its 불닭 ramen), in the title or the sentences that name it. A stock whose themes the article never
+touches is not offered at all. Which of the offered stocks the article really ties to a theme, and by
+which theme, is the model's choice.
 """
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ Where a reader labelled the article (``data/naver_reader_train_2025.csv``: the s
 theme, with their fitting themes), the reader's stocks replace rules 3 and 4: a candidate is labelled
 when the reader lists it, with the reader's first theme that is offered to it (else its best offered
 theme: the model can answer no other, and the stock is what matters most; ``theme-train`` counts these
-as ``reader_unoffered_themes``); a stock the text does not offer cannot be learnt and is left out. The sentences are labelled from these pairs as in rule 5.
+as ``reader_unoffered_themes``); a stock the text does not offer cannot be learnt and is left out.
+The sentences are labelled from these pairs as in rule 5.
 """
 from __future__ import annotations
 

@@ -101,7 +101,8 @@ class DataArguments:
     reader_labels: Path | None = field(default=None, metadata={
         "help": "A reader's labels of training articles (batch,id,stock,themes,note CSV, e.g. "
                 "data/naver_reader_train_2025.csv): they replace the rules' labels of those articles."})
-    reader_repeat: int = field(default=4, metadata={"help": "How often the reader-labelled articles are seen per epoch."})
+    reader_repeat: int = field(default=4, metadata={
+        "help": "How often the reader-labelled articles are seen per epoch."})
 
     def __post_init__(self) -> None:
         self.data_dir, self.themes = Path(self.data_dir), Path(self.themes)
