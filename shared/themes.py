@@ -87,8 +87,6 @@ _LATIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _DIGITS = frozenset("0123456789")
 
 
-
-
 class TermCounter:
     """Counts non-overlapping occurrences of many terms in a text, longest term first. An ``ignored``
     word is matched like a term and not counted: the terms inside it are not there (``방산`` in

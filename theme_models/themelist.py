@@ -30,6 +30,7 @@ from pathlib import Path
 
 from shared.candidates import content_words
 from shared.themes import ThemeEntry, ThemeList
+from theme_models.data import naver_articles
 
 GENERIC = {
     "분석", "생산", "수혜", "수혜주", "대표주", "관련", "장비", "부품", "소재", "주요종목", "중소형", "개발",
@@ -222,8 +223,6 @@ def read_overviews(data_dir: Path, themes: ThemeList) -> dict[str, str]:
 
 def news_texts(data_dir: Path) -> list[str]:
     """The training articles' titles and bodies: how common a word is in the news."""
-    from theme_models.data import naver_articles  # theme_models.data reads the theme list this builds
-
     return [f"{a.title}\n{a.body}" for a in naver_articles(data_dir, "train")]
 
 

@@ -76,6 +76,7 @@ def test_evaluation_runs_on_the_model(trained):
     assert {"naver-dev", "nate", "relevance"} <= set(results)
     rules = results["naver-dev"]["rules"]  # the naver-dev gold is the rules' own labels
     assert rules["gold"] > 0 and rules["precision"] == rules["recall"] == 1.0
+    assert "second_reader" in results["naver-judged-7"] and "second_reader" not in results["naver-judged-1"]
 
 
 def test_evaluation_runs_on_the_ctranslate2_copy(trained):
