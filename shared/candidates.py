@@ -242,13 +242,14 @@ def _named_as_subject(names: set[str], text: str, title: str) -> bool:
 
 def _signs(name: str, sentence: str) -> bool:
     """Whether a title names its source: signed at its end by the brokerage's name or the start of it
-    (``…이익 전망 긍정적-유안타`` for 유안타증권), or quoting the brokerage's call
-    (``LS證 “…목표가도 상향”``)."""
+    (``…이익 전망 긍정적-유안타`` for 유안타증권), or quoting the brokerage's call, by its name or
+    with 證 for 증권 (``LS證 “…목표가도 상향”`` for LS증권)."""
     signer = re.search(r"-\s*([^\s\-]{2,})$", sentence.rstrip(" \t)]」』"))
     firm = signer.group(1).removesuffix("證").removesuffix("증권") if signer else ""
     if len(firm) >= 2 and name.startswith(firm):
         return True
-    return (re.search(rf"{re.escape(name)}\S{{0,3}}\s*[“\"'‘]", sentence) is not None
+    forms = {name, name.removesuffix("증권") + "證"} if name.endswith("증권") else {name}
+    return (any(re.search(rf"{re.escape(form)}\S{{0,3}}\s*[“\"'‘]", sentence) for form in forms)
             and CALL_MARKS.search(sentence) is not None)
 
 
@@ -350,10 +351,11 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     """The stocks ``text`` (``article_text(title, body)``) offers, in order of first mention.
 
     A stock's *scope* is the whole article when the title names it, else the title and the sentences
-    that name it. Its themes are those the article evidences (for the title's stocks, their own names
-    count too: ``_name_evidence``), ordered by evidence in the scope, then in the whole article, then
-    the theme list's order. Where the article writes no keyword of its themes, a stock it is about gets
-    those whose business words the title and the sentences naming it write (``_business_evidence``)."""
+    that name it. Its themes are those the article evidences (for the title's stocks and a brokerage
+    written about, their own names count too: ``_name_evidence``), ordered by evidence in the scope,
+    then in the whole article, then the theme list's order. Where the article writes no keyword of
+    its themes, a stock it is about gets those whose business words the title and the sentences
+    naming it write (``_business_evidence``)."""
     title, _, body = text.partition("\n")
     offset = len(text) - len(body)
     spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
@@ -362,7 +364,8 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
         in_title = _names(mention.names, title)
-        named = _name_evidence(stock, mention, matcher) if in_title else {}
+        subject_firm = is_source_firm(stock) and mention.count >= MIN_SUBJECT_MENTIONS
+        named = _name_evidence(stock, mention, matcher) if in_title or subject_firm else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if whole:
             own = whole if in_title else _evidence(matcher._terms.count(_naming(mention, masked, text, spans, title)),
@@ -386,8 +389,10 @@ def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int
 def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:
     """Member themes whose keywords the stock's own name writes (``티웨이항공`` → 항공, ``미래에셋증권`` →
     증권, ``와이지엔터테인먼트`` → 엔터테인먼트): evidence where the title names the stock, since news
-    seldom repeats the sector its subject's name already says. (Not for a stock named only in the
-    body: 제주항공 named in a new-year article for its crash is no 항공 story.)"""
+    seldom repeats the sector its subject's name already says, and for a brokerage the body writes
+    about again and again (not quoted: ``StockFinder``), whose own results or services it reports.
+    (Not for other stocks named only in the body: 제주항공 named in a new-year article for its crash
+    is no 항공 story.)"""
     return _evidence(matcher._terms.count(" ".join(sorted(mention.names | {stock}))), stock, matcher)
 
 

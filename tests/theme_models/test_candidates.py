@@ -101,6 +101,13 @@ def test_brokerage_in_the_title_is_a_subject_unless_it_is_the_source(matcher, ti
     assert ("대신증권" in found(TfidfMatcher(aliased), text, title=title)) == ("대신증권" in expected)
 
 
+def test_a_title_quoting_the_brokerage_by_its_short_form_names_the_source(matcher):
+    """증권 written 證, a form the list does not alias: ``LS證 “…목표가도 상향”``."""
+    title = "대신證 “툴젠, 기술이전 늘어…목표가도 상향”"
+    text = article_text(title, "대신증권이 툴젠에 대해 평했다. 대신증권은 하반기 기술이전이 늘 것으로 보고 있다.")
+    assert found(matcher, text, title=title) == ["툴젠"]
+
+
 def test_split_sentences_keeps_glued_sentences_apart():
     text = "툴젠이 계약했다.순시그룹은 권리를 얻었다. 주가는 2.3% 올랐다!\n다음 문장"
     assert split_sentences(text) == ["툴젠이 계약했다.", "순시그룹은 권리를 얻었다.", "주가는 2.3% 올랐다!", "다음 문장"]
@@ -162,6 +169,13 @@ def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
     # named twice in the body only, it is no subject of that theme (a new-year article names it for its crash)
     passing = article_text("경제계 신년사", "티웨이항공 임직원이 묵념했다. 티웨이항공 사고 수습이 이어졌다.")
     assert article_candidates(matcher, passing) == ()
+
+
+def test_a_brokerage_the_body_writes_about_again_and_again_is_a_brokerage_story(matcher):
+    results = article_text("작년 순이익 두 배", "대신증권은 작년 순이익이 두 배로 늘었다. 대신증권은 배당도 늘린다.")
+    assert [(c.stock, c.themes, c.tied) for c in article_candidates(matcher, results)] == [("대신증권", ["증권"], True)]
+    once = article_text("작년 순이익 두 배", "대신증권은 작년 순이익이 두 배로 늘었다고 밝혔다.")
+    assert article_candidates(matcher, once) == ()
 
 
 def test_business_words_evidence_a_theme_only_for_a_stock_the_article_is_about():
