@@ -32,9 +32,9 @@ Dev sets:
   and that the text names (GPT sometimes adds companies from its own knowledge);
   group names (``LG``, ``SK`` ... GPT's 'SK' in a speech article is the group, not SK Inc.) without
   evidence in the text are dropped. Its gold themes are those matching member themes.
-- ``naver-judged-1`` to ``-8``: 40 of the naver-dev articles each, labelled by reading
-  (``data/naver_judged_2025.csv``, provenance in ``data/SOURCE.md``): every listed stock the article
-  ties to a theme, with every fitting member theme.
+- ``naver-judged-1`` to ``-10``: the naver-dev articles in batches of 40 (39 for the last two),
+  labelled by reading (``data/naver_judged_2025.csv``, provenance in ``data/SOURCE.md``): every
+  listed stock the article ties to a theme, with every fitting member theme.
 - ``guide``: the 툴젠 article of the operations guide (read from ``../shared/spec``): 툴젠, a CAR-T
   company, with 유전자 치료제/분석 (Naver's theme for CAR-T).
 
@@ -174,7 +174,7 @@ def nate_docs(data_dir: Path, themes: ThemeList) -> list[Doc]:
 
 def judged_docs(data_dir: Path, labels: Path = JUDGED, limit: int | None = None,
                 second: Path = SECOND_READING) -> dict[str, list[Doc]]:
-    """naver-judged-1 to -8: naver-dev articles labelled by reading, 40 per batch
+    """naver-judged-1 to -10: naver-dev articles labelled by reading, in batches
     (``data/naver_judged_2025.csv``: a row per (article, stock) with its fitting member themes; a row
     with no stock for an article that ties none). A stock the reader found discussed but with no
     fitting member theme is not gold. ``second``: another reader's labels of some batches, in the

@@ -38,9 +38,11 @@ def test_labels_become_gold_per_batch(tmp_path):
     assert [d.second for d in sets["naver-judged-2"]] == [{}]  # read again: no stock
 
 
-def test_the_shipped_labels_are_eight_batches_of_naver_dev_articles():
+def test_the_shipped_labels_are_ten_batches_of_all_naver_dev_articles():
     sets = judged_docs(SHARED_DATA, JUDGED)
-    assert {name: len(docs) for name, docs in sets.items()} == {f"naver-judged-{b}": 40 for b in range(1, 9)}
-    assert len({d.id for docs in sets.values() for d in docs}) == 320  # no article in two batches
+    sizes = {f"naver-judged-{b}": 40 for b in range(1, 9)} | {"naver-judged-9": 39, "naver-judged-10": 39}
+    assert {name: len(docs) for name, docs in sets.items()} == sizes
+    ids = {d.id for docs in sets.values() for d in docs}
+    assert len(ids) == 398 == len(list(naver_articles(SHARED_DATA, "dev")))  # each dev article in one batch
     assert all((d.second is not None) == (name in ("naver-judged-7", "naver-judged-8"))
                for name, docs in sets.items() for d in docs)
