@@ -83,9 +83,11 @@ DISTINCTIVE_SHORT_NAMES = frozenset({
 })
 # Firms that news quotes as a data source far more often than it writes about them.
 SOURCE_FIRMS = frozenset({"에프앤가이드", "NICE평가정보", "한국기업평가", "NICE"})
-# Words that mark a sentence as quoting an analyst or a data source rather than being about the firm.
+# Words that mark a sentence as quoting an analyst or a data source rather than being about the firm
+# (an estimate, but not the market's: a brokerage's results beat ``시장 예상치``).
 SOURCE_MARKS = re.compile(
-    r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계|(?:추정|예상|전망)치"
+    r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
+    r"|(?<!시장 )(?<!시장)(?:추정|예상|전망)치"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)

@@ -65,6 +65,7 @@ def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
     assert found(matcher, "대신증권이 툴젠의 목표가를 5만원으로 올렸다.") == ["툴젠"]
     assert found(matcher, "대신증권은 툴젠의 목표 주가를 올렸다.") == ["툴젠"]
     assert found(matcher, "영업이익은 대신증권의 예상치를 웃돌았다.") == []  # its estimate
+    assert found(matcher, "대신증권의 영업이익은 시장 예상치를 웃돌았다.") == ["대신증권"]  # the market's
 
 
 @pytest.mark.parametrize("sentence", [
