@@ -39,8 +39,6 @@ def test_news_forms_of_one_word_theme_names():
     assert "벤처캐피탈" in theme_keywords("창투사")
 
 
-
-
 def test_insurers_are_found_by_the_words_news_writes_for_their_trade():
     """News calls insurers 보험주 and 생보사/손보사, seldom 생명보험 or 손해보험 (손보 alone is also 손보다)."""
     assert "손보" not in theme_keywords("손해보험")
@@ -48,8 +46,14 @@ def test_insurers_are_found_by_the_words_news_writes_for_their_trade():
     text = article_text("보험주 일제히 반등", "삼성생명이 5% 올랐고 삼성화재도 3% 상승했다. 규제를 손보는 방안도 나왔다.")
     themes = {c.stock: c.themes for c in article_candidates(matcher, text)}
     assert themes["삼성생명"][0] == "생명보험" and themes["삼성화재"][0] == "손해보험"
+
+
+def test_quantum_computing_stocks_are_found_by_the_short_form_news_writes():
+    matcher = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
     text = article_text("양자컴 관련주 급등", "양자컴퓨터 상용화 기대에 엑스게이트가 상한가를 기록했다.")
     assert [c.stock for c in article_candidates(matcher, text)] == ["엑스게이트"]
+
+
 def test_the_gc_group_s_companies_are_found_by_their_news_names():
     themes = ThemeList.load(ROOT / "data" / "themes.csv")
     assert "GC녹십자웰빙" in themes.aliases["녹십자웰빙"]
