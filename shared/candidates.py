@@ -25,11 +25,12 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
-stock the title names, in its own name: ``_name_evidence``), and where some are evidenced in the
-stock's own scope, only those (``Candidate.offered``). A stock the article is about (named in its
-title, or ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by
-the words of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on
-its 불닭 ramen), in the title or the sentences that name it. A stock whose themes the article never
+stock the title names or a brokerage the body writes about again and again, in its own name:
+``_name_evidence``), and where some are evidenced in the stock's own scope, only those
+(``Candidate.offered``). A stock the article is about (named in its title, or
+``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by the words
+of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on its 불닭
+ramen), in the title or the sentences that name it. A stock whose themes the article never
 touches is not offered at all. Which of the offered stocks the article really ties to a theme, and by
 which theme, is the model's choice.
 """
@@ -235,9 +236,13 @@ def _named_as_subject(names: set[str], text: str, title: str) -> bool:
     source the title names is the source throughout its article."""
     if any(_signs(n, title) for n in names):
         return False
-    if _names(names, title):
-        return True
-    return any(any(_names({n}, s) and not _signs(n, s) and not re.search(re.escape(n) + PERSON_ROLES, s)
+    return _names(names, title) or _subject_sentences(names, text) > 0
+
+
+def _subject_sentences(names: set[str], text: str) -> int:
+    """How many sentences of ``text`` write about the brokerage: name it without the marks of a quoted
+    source, of a role in another's story, or of its signature."""
+    return sum(any(_names({n}, s) and not _signs(n, s) and not re.search(re.escape(n) + PERSON_ROLES, s)
                    for n in names)
                and not SOURCE_MARKS.search(s) and not BROKER_ROLES.search(s) for s in split_sentences(text))
 
@@ -366,7 +371,7 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
         in_title = _names(mention.names, title)
-        subject_firm = is_source_firm(stock) and mention.count >= MIN_SUBJECT_MENTIONS
+        subject_firm = is_source_firm(stock) and _subject_sentences(mention.names, body) >= MIN_SUBJECT_MENTIONS
         named = _name_evidence(stock, mention, matcher) if in_title or subject_firm else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if whole:
@@ -391,10 +396,10 @@ def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int
 def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:
     """Member themes whose keywords the stock's own name writes (``티웨이항공`` → 항공, ``미래에셋증권`` →
     증권, ``와이지엔터테인먼트`` → 엔터테인먼트): evidence where the title names the stock, since news
-    seldom repeats the sector its subject's name already says, and for a brokerage the body writes
-    about again and again (not quoted: ``StockFinder``), whose own results or services it reports.
-    (Not for other stocks named only in the body: 제주항공 named in a new-year article for its crash
-    is no 항공 story.)"""
+    seldom repeats the sector its subject's name already says, and for a brokerage that
+    ``MIN_SUBJECT_MENTIONS`` sentences of the body write about (``_subject_sentences``, not quoting
+    it), whose own results or services they report. (Not for other stocks named only in the body:
+    제주항공 named in a new-year article for its crash is no 항공 story.)"""
     return _evidence(matcher._terms.count(" ".join(sorted(mention.names | {stock}))), stock, matcher)
 
 

@@ -177,6 +177,9 @@ def test_a_brokerage_the_body_writes_about_again_and_again_is_a_brokerage_story(
     assert [(c.stock, c.themes, c.tied) for c in article_candidates(matcher, results)] == [("대신증권", ["증권"], True)]
     once = article_text("작년 순이익 두 배", "대신증권은 작년 순이익이 두 배로 늘었다고 밝혔다.")
     assert article_candidates(matcher, once) == ()
+    # quoted once and written about once is not again and again
+    quoted = article_text("툴젠 주목", "홍길동 대신증권 연구원은 툴젠을 분석했다. 대신증권은 이날 툴젠을 주목했다.")
+    assert [c.stock for c in article_candidates(matcher, quoted)] == []
 
 
 def test_business_words_evidence_a_theme_only_for_a_stock_the_article_is_about():
