@@ -371,8 +371,7 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     out = []
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
         in_title = _names(mention.names, title)
-        subject_firm = is_source_firm(stock) and _subject_sentences(mention.names, body) >= MIN_SUBJECT_MENTIONS
-        named = _name_evidence(stock, mention, matcher) if in_title or subject_firm else {}
+        named = _name_evidence(stock, mention, matcher) if in_title or _written_about(mention, body) else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if whole:
             own = whole if in_title else _evidence(matcher._terms.count(_naming(mention, masked, text, spans, title)),
@@ -388,6 +387,13 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     return tuple(out)
 
 
+def _written_about(mention: Mention, body: str) -> bool:
+    """Whether ``mention`` is of a brokerage that ``MIN_SUBJECT_MENTIONS`` sentences of the body write
+    about (its sentences are only split when it is named that often at all)."""
+    return (is_source_firm(mention.stock) and mention.count >= MIN_SUBJECT_MENTIONS
+            and _subject_sentences(mention.names, body) >= MIN_SUBJECT_MENTIONS)
+
+
 def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int]], title: str) -> str:
     """The title and the body's sentences that name the stock, from the masked text."""
     return "\n".join([masked[:len(title)]] + [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])])
@@ -396,10 +402,10 @@ def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int
 def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:
     """Member themes whose keywords the stock's own name writes (``티웨이항공`` → 항공, ``미래에셋증권`` →
     증권, ``와이지엔터테인먼트`` → 엔터테인먼트): evidence where the title names the stock, since news
-    seldom repeats the sector its subject's name already says, and for a brokerage that
-    ``MIN_SUBJECT_MENTIONS`` sentences of the body write about (``_subject_sentences``, not quoting
-    it), whose own results or services they report. (Not for other stocks named only in the body:
-    제주항공 named in a new-year article for its crash is no 항공 story.)"""
+    seldom repeats the sector its subject's name already says, and for a brokerage the body writes
+    about again and again (``_written_about``, not quoting it), whose own results or services it
+    reports. (Not for other stocks named only in the body: 제주항공 named in a new-year article for its
+    crash is no 항공 story.)"""
     return _evidence(matcher._terms.count(" ".join(sorted(mention.names | {stock}))), stock, matcher)
 
 
