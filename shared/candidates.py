@@ -165,9 +165,9 @@ class StockFinder:
         found: dict[str, Mention] = {}
         for match in self._pattern.finditer(text):
             name = match.group()
-            if not self._whole_word(text, match.start(), match.end()):
-                continue
             stock = self.stock_of[name]
+            if not (self._whole_word(text, match.start(), match.end()) or self._coded(text, match.end(), stock)):
+                continue
             mention = found.setdefault(stock, Mention(stock, first=match.start()))
             mention.count += 1
             mention.names.add(name)
@@ -176,6 +176,12 @@ class StockFinder:
     def mask_names(self, text: str) -> str:
         """``text`` with every listed name and alias replaced by spaces of the same length."""
         return self._pattern.sub(lambda m: " " * len(m.group()), text) if self._pattern else text
+
+    def _coded(self, text: str, end: int, stock: str) -> bool:
+        """Whether the stock's KRX code follows a name: then it is the stock whatever comes before
+        (``향후CJ대한통운(000120)``, ``에이치디현대중공업(329180)``, spaces lost in the crawl)."""
+        code = self.themes.codes.get(stock, "")
+        return bool(code) and re.match(rf"\s*\(\s*{code}", text[end:end + 12]) is not None
 
     @staticmethod
     def _whole_word(text: str, start: int, end: int) -> bool:
@@ -186,7 +192,8 @@ class StockFinder:
         if text[end - 1].isascii() and text[end - 1].isalnum() and rest[:1].isascii() and rest[:1].isalnum():
             return False
         run = _HANGUL_RUN.match(rest)
-        return run is None or _is_endings(run.group())
+        # 우 alone marks a preferred share (삼성화재우, LG화학우(051915)): market wraps list it as the company
+        return run is None or _is_endings(run.group()) or run.group() == "우"
 
     def _counts(self, mention: Mention, text: str, context: str, title: str) -> bool:
         stock = mention.stock

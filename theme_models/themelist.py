@@ -111,6 +111,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "iM금융지주": ("DGB금융지주", "DGB금융"),
     "현대글로비스": ("글로비스",),
     "KT&G": ("케이티앤지",),
+    "두산밥캣": ("밥캣",),
+    "에스투더블유": ("S2W",),
+    "블리츠웨이엔터테인먼트": ("블리츠웨이",),
+    "미래에셋생명": ("미래에셋생명보험",),
 }
 # Words by which news names some themes, which their names do not contain: short forms (API.md's
 # own examples say 원전 and 방산), and for 지주사 the full term and the words for the financial
@@ -127,15 +131,16 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "2차전지(장비)": ("배터리 장비", "배터리장비"),
     # one-word names that news writes with a space or by the trade
     # not 제약 alone, which is also a constraint
-    "제약업체": ("제약사", "제약업계", "제약 업계", "제약주", "제약·바이오", "제약바이오", "CDMO", "위탁개발생산"),
+    "제약업체": ("제약사", "제약업계", "제약 업계", "제약주", "제약·바이오", "제약바이오", "CDMO", "위탁개발생산", "바이오주"),
     "전력설비": ("전력 설비", "전력기기", "변압기", "전력 관련주", "전력주", "전력 인프라", "전력인프라"),
     "시스템반도체": ("시스템 반도체",),
     "의료AI": ("의료 AI",),
-    "석유화학": ("석화", "화학주"),
+    "석유화학": ("석화", "화학주", "화학 업종", "화학업종"),
     "인터넷은행": ("인터넷전문은행",),
     "엔터테인먼트": ("엔터주", "엔터사", "엔터 업계", "엔터업계"),
     "강관업체(Steel pipe)": ("강관주", "강관업", "강관 업체", "강관 제조"),  # not 강관 alone: 건강관리
-    "음식료업종": ("음식료", "식음료", "식품주", "식품업계", "식품 업계", "음료", "라면주", "K-라면", "K푸드", "외식"),
+    "음식료업종": ("음식료", "식음료", "식품주", "식품업계", "식품 업계", "식품기업", "식품업체", "음료", "라면주",
+              "K-라면", "K푸드", "외식"),  # not 라면 alone: 사실이라면
     "유전자 치료제/분석": ("CAR-T", "카티"),  # Naver files CAR-T makers here (and under 면역항암제)
     "면역항암제": ("CAR-T", "카티"),
     "자원개발": ("가스전", "자원 개발", "대왕고래"),  # the East Sea gas field project
@@ -144,10 +149,14 @@ NEWS_FORMS: dict[str, tuple[str, ...]] = {
     "소매유통": ("유통업", "유통주", "대형마트", "할인점"),
     "창투사": ("벤처캐피탈", "창업투자"),
     "폴더블폰": ("폴더블",),
-    "생명보험": ("생보사", "생보업", "보험주", "보험업", "보험사"),  # insurers, of either kind
-    "손해보험": ("손보사", "손보업", "보험주", "보험업", "보험사"),  # not 손보 alone: 손보다 (to fix)
+    "생명보험": ("생보사", "생보업", "보험주", "보험업", "보험 업종", "보험사"),  # insurers, of either kind
+    "손해보험": ("손보사", "손보업", "보험주", "보험업", "보험 업종", "보험사"),  # not 손보 alone: 손보다 (to fix)
     "양자암호/양자컴퓨팅": ("양자컴", "양자 컴퓨", "양자기술", "양자 기술"),
     "바이오인식(생체인식)": ("생체인식", "안면인식", "얼굴인식", "지문인식", "홍채인식"),
+    "태양광에너지": ("태양광",),  # news seldom writes the theme's whole name
+    "비철금속": ("비철", "제련", "알루미늄"),
+    "은행": ("금융주",),  # a market wrap's word for the bank groups
+    "조선기자재": ("조선 기자재",),
     # Latin keywords count only as whole Latin words (shared.themes.TermCounter): their compounds
     "LNG(액화천연가스)": ("FLNG", "LNGC"),
     "전력저장장치(ESS)": ("BESS",),

@@ -51,6 +51,13 @@ def found(matcher, text, **kw):
     ("LG그룹 계열사가 모였다.", []),                                  # a group
     ("LG는 신년사를 냈다.", []),                                      # a group name without evidence
     ("반도체 호황을 이끌었다삼성전자는 투자를 늘렸다.", ["삼성전자"]),  # a lost space after 다
+    ("향후툴젠(199800) 미국 법인과 협력한다.", ["툴젠"]),               # a lost space, but its code follows
+    ("향후툴젠 미국 법인과 협력한다.", []),
+    ("향후툴젠(005930) 미국 법인과 협력한다.", []),                    # another company's code
+    ("삼성전자우(+2.1%)도 올랐다.", ["삼성전자"]),                     # a preferred share
+    ("삼성전자우(005935)도 올랐다.", ["삼성전자"]),
+    ("삼성전자우주 사업을 한다.", []),
+    ("삼성전자우려가 커졌다.", []),
 ])
 def test_mentions(matcher, text, expected):
     assert found(matcher, text) == expected

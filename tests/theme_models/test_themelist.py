@@ -37,6 +37,18 @@ def test_news_forms_and_spellings_are_keywords():
 def test_news_forms_of_one_word_theme_names():
     assert {"대형마트", "할인점"} <= set(theme_keywords("소매유통"))
     assert "벤처캐피탈" in theme_keywords("창투사")
+    assert "태양광" in theme_keywords("태양광에너지") and "제련" in theme_keywords("비철금속")
+    assert "조선 기자재" in theme_keywords("조선기자재") and "화학 업종" in theme_keywords("석유화학")
+
+
+def test_market_wraps_sector_words_evidence_the_stocks_they_list():
+    """A market wrap names a sector by its stocks' kind (금융주, 바이오주, 보험 업종) beside their moves."""
+    matcher = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+    body = ("KB금융(1.6%), 신한지주(0.2%) 등 금융주가 올랐다. 삼성생명(7.3%)이 보험 업종 상승을 이끌었다. "
+            "셀트리온(1.5%) 등 바이오주도 강세였다.")
+    themes = {c.stock: c.themes for c in article_candidates(matcher, article_text("코스피 상승 마감", body))}
+    assert themes["KB금융"][0] == themes["신한지주"][0] == "은행"
+    assert themes["삼성생명"] == ["생명보험"] and themes["셀트리온"][0] == "제약업체"
 
 
 def test_insurers_are_found_by_the_words_news_writes_for_their_trade():
