@@ -121,14 +121,16 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
 def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
                    relevance_per_article: int = 1, none_share: float = 0.02, korsts: bool = True,
                    seed: int = 0, negative_ratio: float = 1.0, readers: dict[str, dict[str, list[str]]] | None = None,
-                   reader_repeat: int = 1) -> tuple[list[Example], dict]:
+                   reader_repeat: int = 1, reader_tasks: tuple[str, ...] = ("classify", "generate")
+                   ) -> tuple[list[Example], dict]:
     """Examples of the asked tasks and a summary of their label counts.
 
     Generator sentences: every sentence with a labelled pair; sentences that name candidates but
     get ``없음`` (passing mentions), sampled to ``negative_ratio`` per positive; and a ``none_share``
     of the sentences without any candidate (their answer is forced, but the model sees a few).
     ``readers``: article id -> a reader's labels of it (``theme_models.labels``), which replace the
-    rules' there; its classify and generate examples are given ``reader_repeat`` times."""
+    rules' there in the ``reader_tasks`` (the others keep the rules' labels); its classify and generate
+    examples are given ``reader_repeat`` times."""
     rng = random.Random(seed)
     labeller = Labeller(matcher)
     examples: list[Example] = []
@@ -138,6 +140,8 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
     for article in articles:
         reader = readers.get(article.id)
         labels = labeller.label(article.title, article.body, reader)
+        rules = labeller.label(article.title, article.body) if reader is not None else labels
+        labels_of = {task: labels if task in reader_tasks else rules for task in ("classify", "generate")}
         repeat = reader_repeat if reader is not None else 1
         summary["articles"] += 1
         summary["reader_articles"] += reader is not None
@@ -148,12 +152,14 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
             source = classify_source(article.title, article.body, matcher)
             if len(classify_outputs(article_text(article.title, article.body), matcher)) > 1:
                 # (with no candidate the answer is forced: nothing to learn)
-                examples += [Example("classify", source, format_pairs(labels.pairs))] * repeat
+                pairs = labels_of["classify"].pairs
+                examples += [Example("classify", source, format_pairs(pairs))] * repeat
                 summary["classify_examples"] += repeat
-                summary["classify_none"] += repeat * (not labels.pairs)
+                summary["classify_none"] += repeat * (not pairs)
         if "generate" in tasks:
             text = article_text(article.title, article.body)
-            for sentence, pairs in zip(labels.sentences, labels.sentence_pairs):
+            generate = labels_of["generate"]
+            for sentence, pairs in zip(generate.sentences, generate.sentence_pairs):
                 kind = "positive" if pairs else (
                     "negative" if len(generate_outputs(sentence, matcher, article.title, text)) > 1 else "empty")
                 source = generate_source(sentence, article.title, matcher, text)

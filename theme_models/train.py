@@ -103,6 +103,8 @@ class DataArguments:
                 "data/naver_reader_train_2025.csv): they replace the rules' labels of those articles."})
     reader_repeat: int = field(default=4, metadata={
         "help": "How often the reader-labelled articles are seen per epoch."})
+    reader_tasks: str = field(default="classify,generate", metadata={
+        "help": "Comma-separated tasks whose labels the reader's replace (the others keep the rules')."})
 
     def __post_init__(self) -> None:
         self.data_dir, self.themes = Path(self.data_dir), Path(self.themes)
@@ -111,6 +113,8 @@ class DataArguments:
             raise ValueError(f"--reader_labels {self.reader_labels}: no such file")
         if self.reader_repeat <= 0:
             raise ValueError("--reader_repeat must be positive")
+        if not set(self.reader_task_list) <= {"classify", "generate"}:
+            raise ValueError(f"--reader_tasks: expected some of classify, generate, got {self.reader_tasks!r}")
         unknown = set(self.task_list) - set(TASKS)
         if unknown or not self.task_list:
             raise ValueError(f"--tasks: expected some of {', '.join(TASKS)}, got {self.tasks!r}")
@@ -128,6 +132,10 @@ class DataArguments:
     @property
     def task_list(self) -> tuple[str, ...]:
         return tuple(t.strip() for t in self.tasks.split(",") if t.strip())
+
+    @property
+    def reader_task_list(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.reader_tasks.split(",") if t.strip())
 
     def task_spec(self, task: str) -> dict:
         return {"prefix": PREFIXES[task], "max_source_length": getattr(self, f"{task}_max_source_length"),
@@ -369,7 +377,8 @@ def main(argv: list[str] | None = None) -> None:
                if data_args.reader_labels else None)
     examples, summary = build_examples(data_args.data_dir, matcher, articles, data_args.task_list,
                                        data_args.relevance_per_article, korsts=data_args.korsts, seed=train_args.seed,
-                                       readers=readers, reader_repeat=data_args.reader_repeat)
+                                       readers=readers, reader_repeat=data_args.reader_repeat,
+                                       reader_tasks=data_args.reader_task_list)
     summary["build_seconds"] = round(time.perf_counter() - started, 1)
     logger.info("data: %s", summary)
 

@@ -91,7 +91,8 @@ def test_evaluation_runs_on_the_ctranslate2_copy(trained):
 
 
 @pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"],
-                                 ["--reader_labels", "no-such-labels.csv"], ["--reader_repeat", "0"]])
+                                 ["--reader_labels", "no-such-labels.csv"], ["--reader_repeat", "0"],
+                                 ["--reader_tasks", "relevance"]])
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         train.main(["--output_dir", str(tmp_path), "--data_dir", str(DATA), "--themes", str(THEMES), *TINY, *bad])
@@ -115,3 +116,17 @@ def test_a_reader_s_labels_replace_the_rules_and_are_repeated():
     first = classify_source(articles[0].title, articles[0].body, matcher)
     assert [e.target for e in examples if e.source == first] == [NONE] * 3
     assert summary["reader_articles"] == 1 and summary["classify_examples"] == 5
+
+
+def test_a_reader_s_labels_may_replace_the_rules_in_some_tasks_only():
+    matcher = TfidfMatcher(ThemeList.load(THEMES))
+    article = next(a for a in naver_articles(DATA, "train", 60) if Labeller(matcher).label(a.title, a.body).pairs)
+    readers = {article.id: {}}  # the reader ties none, the rules at least one
+    examples, _ = build_examples(DATA, matcher, [article], ("classify", "generate"), readers=readers,
+                                 reader_tasks=("generate",))
+    assert {e.target != NONE for e in examples if e.task == "classify"} == {True}  # the rules' labels
+    assert {e.target for e in examples if e.task == "generate"} <= {NONE}  # the reader's
+    examples, _ = build_examples(DATA, matcher, [article], ("classify", "generate"), readers=readers,
+                                 reader_tasks=("classify",))
+    assert {e.target for e in examples if e.task == "classify"} == {NONE}
+    assert any(e.target != NONE for e in examples if e.task == "generate")
