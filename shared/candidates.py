@@ -97,7 +97,10 @@ SOURCE_MARKS = re.compile(
 BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=")
 PERSON_ROLES = r"\S{0,3}\s*(?:출신|(?:\S+\s+){0,2}\S*(?:본부장|팀장|연구위원|고문))"
 # A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
-CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향")
+CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향|최선호|톱픽")
+# Naver files the groups that own a brokerage (현대차, 한화, LS, DB, SK) under 증권 too, but a story on
+# them is never a brokerage story: 증권 is offered only to brokerages and financial holding companies.
+BROKERAGE_THEME = "증권"
 # Words before 기업/업체 that say what kind of firm in general, not which one: ``중소기업 대상의 지원`` is
 # no company 대상, ``완성차업체 진영은`` no 진영 (``_has_evidence``).
 GENERIC_KINDS = frozenset({
@@ -298,12 +301,21 @@ def evidence_text(text: str, matcher: TfidfMatcher) -> str:
 def _evidence(terms, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
     """``theme_evidence`` from the keyword counts of an ``evidence_text``."""
     themes, scores = matcher.themes, {}
-    for theme in themes.themes_of.get(stock, ()):
+    for theme in _member_themes(stock, matcher):
         keywords = themes.keywords[theme]
         score = sum(k * matcher.idf[t] for t, k in terms.items() if t in keywords)
         if score > 0:
             scores[theme] = score
     return scores
+
+
+def _member_themes(stock: str, matcher: TfidfMatcher) -> list[str]:
+    """The themes ``stock`` may be offered with: its member themes, but ``BROKERAGE_THEME`` only for a
+    brokerage or a financial holding company (``한국금융지주``), not for a group owning one (``현대차``)."""
+    themes = matcher.themes.themes_of.get(stock, [])
+    if BROKERAGE_THEME in themes and not (is_source_firm(stock) or "금융" in stock):
+        return [t for t in themes if t != BROKERAGE_THEME]
+    return themes
 
 
 _FINDERS: "weakref.WeakKeyDictionary[TfidfMatcher, StockFinder]" = weakref.WeakKeyDictionary()
@@ -441,7 +453,7 @@ def _business_evidence(terms, stock: str, matcher: TfidfMatcher) -> dict[str, fl
     subsidiaries (``자회사``)."""
     business = matcher.themes.business
     scores = {t: float(sum(k for w, k in terms.items() if w in business.get(t, ())))
-              for t in matcher.themes.themes_of.get(stock, ())}
+              for t in _member_themes(stock, matcher)}
     return {t: score for t, score in scores.items() if score > 0}
 
 

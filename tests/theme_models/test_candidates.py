@@ -100,6 +100,7 @@ def test_brokerage_roles_are_words_not_parts_of_words(matcher):
     ("대신증권 “리서치센터 인력 확충”", ["대신증권"]),                # a quote, but no call on a stock
     ("대신證 “툴젠, 목표가 5만원으로 상향”", ["툴젠"]),              # the title quotes its call
     ("대신증권 “해외 주식 수수료 내린다”", ["대신증권"]),            # ... but not a call on a stock
+    ("대신증권 “툴젠, 업종 최선호주”", ["툴젠"]),                     # its top pick is a call too
 ])
 def test_brokerage_in_the_title_is_a_subject_unless_it_is_the_source(matcher, title, expected):
     aliased = ThemeList(ENTRIES[:5] + [ThemeEntry("증권", "대신증권", "003540", ("증권",), ("대신證",))])
@@ -177,6 +178,16 @@ def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
     # named twice in the body only, it is no subject of that theme (a new-year article names it for its crash)
     passing = article_text("경제계 신년사", "티웨이항공 임직원이 묵념했다. 티웨이항공 사고 수습이 이어졌다.")
     assert article_candidates(matcher, passing) == ()
+
+
+def test_a_group_owning_a_brokerage_is_never_offered_as_one():
+    """Naver files 현대차 under 증권 (it owns 현대차증권); a financial holding company is one."""
+    themes = TfidfMatcher(ThemeList([ThemeEntry("증권", "현대차", "005380", ("증권",)),
+                                     ThemeEntry("자동차 대표주", "현대차", "005380", ("자동차",)),
+                                     ThemeEntry("증권", "한국금융지주", "071050", ("증권",))]))
+    text = article_text("증권사 실적 발표", "현대차는 자동차 판매가 늘었다. 한국금융지주는 증권 자회사 실적이 좋았다.")
+    assert {c.stock: c.themes for c in article_candidates(themes, text)} == {"현대차": ["자동차 대표주"],
+                                                                            "한국금융지주": ["증권"]}
 
 
 def test_a_brokerage_the_body_writes_about_again_and_again_is_a_brokerage_story(matcher):
