@@ -129,8 +129,8 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
     get ``없음`` (passing mentions), sampled to ``negative_ratio`` per positive; and a ``none_share``
     of the sentences without any candidate (their answer is forced, but the model sees a few).
     ``readers``: article id -> a reader's labels of it (``theme_models.labels``), which replace the
-    rules' there in the ``reader_tasks`` (the others keep the rules' labels); its classify and generate
-    examples are given ``reader_repeat`` times."""
+    rules' there in the ``reader_tasks`` (the others keep the rules' labels); its examples of those tasks
+    are given ``reader_repeat`` times."""
     rng = random.Random(seed)
     labeller = Labeller(matcher)
     examples: list[Example] = []
@@ -142,7 +142,8 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
         labels = labeller.label(article.title, article.body, reader)
         rules = labeller.label(article.title, article.body) if reader is not None else labels
         labels_of = {task: labels if task in reader_tasks else rules for task in ("classify", "generate")}
-        repeat = reader_repeat if reader is not None else 1
+        repeat_of = {task: reader_repeat if reader is not None and task in reader_tasks else 1
+                     for task in ("classify", "generate")}
         summary["articles"] += 1
         summary["reader_articles"] += reader is not None
         summary["article_pairs"] += len(labels.pairs)
@@ -152,13 +153,13 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
             source = classify_source(article.title, article.body, matcher)
             if len(classify_outputs(article_text(article.title, article.body), matcher)) > 1:
                 # (with no candidate the answer is forced: nothing to learn)
-                pairs = labels_of["classify"].pairs
+                pairs, repeat = labels_of["classify"].pairs, repeat_of["classify"]
                 examples += [Example("classify", source, format_pairs(pairs))] * repeat
                 summary["classify_examples"] += repeat
                 summary["classify_none"] += repeat * (not pairs)
         if "generate" in tasks:
             text = article_text(article.title, article.body)
-            generate = labels_of["generate"]
+            generate, repeat = labels_of["generate"], repeat_of["generate"]
             for sentence, pairs in zip(generate.sentences, generate.sentence_pairs):
                 kind = "positive" if pairs else (
                     "negative" if len(generate_outputs(sentence, matcher, article.title, text)) > 1 else "empty")
