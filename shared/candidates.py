@@ -177,8 +177,18 @@ class StockFinder:
         return {s: m for s, m in found.items() if self._counts(m, text, context, title)}
 
     def mask_names(self, text: str) -> str:
-        """``text`` with every listed name and alias replaced by spaces of the same length."""
-        return self._pattern.sub(lambda m: " " * len(m.group()), text) if self._pattern else text
+        """``text`` with every listed name and alias replaced by spaces of the same length, but not one
+        that ends a longer word (``레이`` in ``디스플레이``, ``디바이스`` in ``온디바이스``: keywords)."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: m.group() if self._continues(text, m.start()) else " " * len(m.group()),
+                                 text)
+
+    @staticmethod
+    def _continues(text: str, start: int) -> bool:
+        """Whether a match at ``start`` goes on from a longer word on its left. ``다`` is no word's end
+        here: it usually ends a sentence whose space was lost (``했다엔씨소프트의``)."""
+        return start > 0 and re.match(r"[가-힣A-Za-z0-9&]", text[start - 1]) is not None and text[start - 1] != "다"
 
     def _coded(self, text: str, end: int, stock: str) -> bool:
         """Whether the stock's KRX code follows a name: then it is the stock whatever comes before
@@ -188,8 +198,7 @@ class StockFinder:
 
     @staticmethod
     def _whole_word(text: str, start: int, end: int) -> bool:
-        # "다" before a name is usually a sentence end with the space lost (했다엔씨소프트의).
-        if start > 0 and re.match(r"[가-힣A-Za-z0-9&]", text[start - 1]) and text[start - 1] != "다":
+        if StockFinder._continues(text, start):
             return False
         rest = text[end:end + 12]
         if text[end - 1].isascii() and text[end - 1].isalnum() and rest[:1].isascii() and rest[:1].isalnum():

@@ -255,6 +255,13 @@ def test_theme_evidence_ignores_names(matcher):
     assert theme_evidence("유가증권시장에서 거래가 늘었다.", "대신증권", matcher) == {}  # the KOSPI market
 
 
+def test_a_name_ending_a_longer_word_hides_no_keyword():
+    """디바이스 is listed, but in 온디바이스 it is the end of the theme's own word."""
+    matcher = TfidfMatcher(ThemeList([ThemeEntry("온디바이스 AI", "가온칩스", "399720", ("온디바이스",)),
+                                      ThemeEntry("반도체 장비", "디바이스", "187870", ("장비",))]))
+    assert set(theme_evidence("온디바이스 테마주가 올랐다.", "가온칩스", matcher)) == {"온디바이스 AI"}
+
+
 def test_classify_source_keeps_title_and_candidate_sentences(matcher):
     source = classify_source("툴젠, 기술이전", "툴젠이 유전자 치료제를 이전했다. 날씨가 맑다.", matcher)
     assert source == "후보: 툴젠 제목 2회 유전자 치료제/분석 있음\n툴젠, 기술이전\n툴젠이 유전자 치료제를 이전했다."

@@ -39,6 +39,7 @@ def test_news_forms_of_one_word_theme_names():
     assert "벤처캐피탈" in theme_keywords("창투사")
     assert "태양광" in theme_keywords("태양광에너지") and "제련" in theme_keywords("비철금속")
     assert "조선 기자재" in theme_keywords("조선기자재") and "화학 업종" in theme_keywords("석유화학")
+    assert "풍력" in theme_keywords("풍력에너지") and "자율주행" in theme_keywords("자율주행차")
 
 
 def test_market_wraps_sector_words_evidence_the_stocks_they_list():
