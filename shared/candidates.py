@@ -119,6 +119,8 @@ _ENDINGS = sorted({
     "이라는", "라는", "이라고", "라고", "에선", "와도", "과도", "로서", "로써", "으로서", "으로써", "는데", "인데",
 }, key=len, reverse=True)
 _HANGUL_RUN = re.compile(r"[가-힣株]+")
+_WORD_CHAR = re.compile(r"[가-힣A-Za-z0-9&]")
+_CODE_AFTER = re.compile(r"\s*\(\s*\d{6}")  # a KRX code after a name: 툴젠(199800)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[다요죠]\.)(?=[^\s\d.,'\"’”)\]])|\s*\n\s*")
 
 
@@ -169,26 +171,33 @@ class StockFinder:
         for match in self._pattern.finditer(text):
             name = match.group()
             stock = self.stock_of[name]
-            if not (self._whole_word(text, match.start(), match.end()) or self._coded(text, match.end(), stock)):
+            if not self._whole_word(text, match.start(), match.end()):
                 continue
+            if self._continues(text, match.start()) and not self._coded(text, match.end(), stock):
+                continue  # glued to the word before it, it counts only with its own code
             mention = found.setdefault(stock, Mention(stock, first=match.start()))
             mention.count += 1
             mention.names.add(name)
         return {s: m for s, m in found.items() if self._counts(m, text, context, title)}
 
     def mask_names(self, text: str) -> str:
-        """``text`` with every listed name and alias replaced by spaces of the same length, but not one
-        that ends a longer word (``레이`` in ``디스플레이``, ``디바이스`` in ``온디바이스``: keywords)."""
+        """``text`` with every listed name and alias replaced by spaces of the same length, but not an
+        ordinary word's end (``레이`` in ``디스플레이``, ``디바이스`` in ``온디바이스``: keywords). A
+        distinctive name glued to the word before it is still a name (``IBK기업은행``, ``1NH투자증권``)."""
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda m: m.group() if self._continues(text, m.start()) else " " * len(m.group()),
-                                 text)
+
+        def mask(match: re.Match) -> str:
+            name, start = match.group(), match.start()
+            inside = self._continues(text, start) and needs_evidence(name) and not _CODE_AFTER.match(text, match.end())
+            return name if inside else " " * len(name)
+        return self._pattern.sub(mask, text)
 
     @staticmethod
     def _continues(text: str, start: int) -> bool:
-        """Whether a match at ``start`` goes on from a longer word on its left. ``다`` is no word's end
-        here: it usually ends a sentence whose space was lost (``했다엔씨소프트의``)."""
-        return start > 0 and re.match(r"[가-힣A-Za-z0-9&]", text[start - 1]) is not None and text[start - 1] != "다"
+        """Whether a match at ``start`` goes on from a longer word on its left (a ``다`` before it is
+        taken as a sentence end whose space was lost: ``했다엔씨소프트의``)."""
+        return start > 0 and _WORD_CHAR.match(text[start - 1]) is not None and text[start - 1] != "다"
 
     def _coded(self, text: str, end: int, stock: str) -> bool:
         """Whether the stock's KRX code follows a name: then it is the stock whatever comes before
@@ -198,7 +207,9 @@ class StockFinder:
 
     @staticmethod
     def _whole_word(text: str, start: int, end: int) -> bool:
-        if StockFinder._continues(text, start):
+        """Whether a match is a word of its own: not the end of a longer word (unless a KRX code
+        follows it: the crawl lost a space), and followed by nothing, punctuation or endings."""
+        if StockFinder._continues(text, start) and not _CODE_AFTER.match(text, end):
             return False
         rest = text[end:end + 12]
         if text[end - 1].isascii() and text[end - 1].isalnum() and rest[:1].isascii() and rest[:1].isalnum():

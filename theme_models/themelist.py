@@ -115,6 +115,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "에스투더블유": ("S2W",),
     "블리츠웨이엔터테인먼트": ("블리츠웨이",),
     "미래에셋생명": ("미래에셋생명보험",),
+    "기업은행": ("IBK기업은행",),
 }
 # Words by which news names some themes, which their names do not contain: short forms (API.md's
 # own examples say 원전 and 방산), and for 지주사 the full term and the words for the financial

@@ -255,11 +255,19 @@ def test_theme_evidence_ignores_names(matcher):
     assert theme_evidence("유가증권시장에서 거래가 늘었다.", "대신증권", matcher) == {}  # the KOSPI market
 
 
+def test_a_name_glued_to_the_word_before_it_with_its_code_is_in_its_sentence(matcher):
+    text = article_text("기술이전 확대", "향후툴젠(199800) 유전자 치료제 기술을 이전한다.")
+    assert [(c.stock, c.tied) for c in article_candidates(matcher, text)] == [("툴젠", True)]
+
+
 def test_a_name_ending_a_longer_word_hides_no_keyword():
     """디바이스 is listed, but in 온디바이스 it is the end of the theme's own word."""
     matcher = TfidfMatcher(ThemeList([ThemeEntry("온디바이스 AI", "가온칩스", "399720", ("온디바이스",)),
                                       ThemeEntry("반도체 장비", "디바이스", "187870", ("장비",))]))
     assert set(theme_evidence("온디바이스 테마주가 올랐다.", "가온칩스", matcher)) == {"온디바이스 AI"}
+    # a distinctive name glued to the word before it is still a name, no keyword
+    banks = TfidfMatcher(ThemeList([ThemeEntry("은행", "기업은행", "024110", ()), ThemeEntry("은행", "KB금융", "105560", ())]))
+    assert theme_evidence("자료=IBK기업은행", "KB금융", banks) == {}
 
 
 def test_classify_source_keeps_title_and_candidate_sentences(matcher):
