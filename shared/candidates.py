@@ -333,7 +333,7 @@ def _member_themes(stock: str, matcher: TfidfMatcher) -> list[str]:
     """The themes ``stock`` may be offered with: its member themes, but ``BROKERAGE_THEME`` only for a
     brokerage or a financial holding company (``한국금융지주``), not for a group owning one (``현대차``)."""
     themes = matcher.themes.themes_of.get(stock, [])
-    if BROKERAGE_THEME in themes and not (is_source_firm(stock) or "금융" in stock):
+    if BROKERAGE_THEME in themes and not (is_source_firm(stock) or "금융지주" in stock):
         return [t for t in themes if t != BROKERAGE_THEME]
     return themes
 

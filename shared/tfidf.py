@@ -30,8 +30,8 @@ class TfMatch:
 
 # Everyday words and a listed name that contain a theme keyword of the default list without meaning it:
 # 방산 (defence) in 전방산업/후방산업 (downstream/upstream industry), 지방산(업) (fatty acid, regional
-# industry); 원전 (nuclear plant) in 대원전선 (a cable maker).
-NOT_KEYWORDS = ("전방산업", "후방산업", "지방산", "대원전선")
+# industry); 원전 (nuclear plant) in 대원전선 (a cable maker); 통신 in 통신원 (a correspondent).
+NOT_KEYWORDS = ("전방산업", "후방산업", "지방산", "대원전선", "통신원")
 
 
 class TfidfMatcher:
