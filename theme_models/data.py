@@ -139,15 +139,16 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
     readers = readers or {}
     for article in articles:
         reader = readers.get(article.id)
-        labels = labeller.label(article.title, article.body, reader)
-        rules = labeller.label(article.title, article.body) if reader is not None else labels
-        labels_of = {task: labels if task in reader_tasks else rules for task in ("classify", "generate")}
-        repeat_of = {task: reader_repeat if reader is not None and task in reader_tasks else 1
-                     for task in ("classify", "generate")}
+        read = {t for t in tasks if t in reader_tasks} if reader is not None else set()  # tasks it labels
+        rules = labeller.label(article.title, article.body)
+        labels = labeller.label(article.title, article.body, reader) if read else rules
+        labels_of = {task: labels if task in read else rules for task in ("classify", "generate")}
+        repeat_of = {task: reader_repeat if task in read else 1 for task in ("classify", "generate")}
         summary["articles"] += 1
-        summary["reader_articles"] += reader is not None
-        summary["article_pairs"] += len(labels.pairs)
-        summary["passing_mentions"] += len(labels.passing)
+        summary["reader_articles"] += bool(read)
+        summary["article_pairs"] += len(rules.pairs)  # the rules' labels; a reader's are reader_pairs
+        summary["reader_pairs"] += len(labels.pairs) if read else 0
+        summary["passing_mentions"] += len(rules.passing)
         summary["reader_unoffered_themes"] += len(labels.unoffered_themes)
         if "classify" in tasks:
             source = classify_source(article.title, article.body, matcher)

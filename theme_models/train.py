@@ -102,7 +102,7 @@ class DataArguments:
         "help": "A reader's labels of training articles (batch,id,stock,themes,note CSV, e.g. "
                 "data/naver_reader_train_2025.csv): they replace the rules' labels of those articles."})
     reader_repeat: int = field(default=4, metadata={
-        "help": "How often the reader-labelled articles are seen per epoch."})
+        "help": "How often the reader-labelled articles' examples of --reader_tasks are seen per epoch."})
     reader_tasks: str = field(default="classify,generate", metadata={
         "help": "Comma-separated tasks whose labels the reader's replace (the others keep the rules')."})
 
@@ -113,7 +113,7 @@ class DataArguments:
             raise ValueError(f"--reader_labels {self.reader_labels}: no such file")
         if self.reader_repeat <= 0:
             raise ValueError("--reader_repeat must be positive")
-        if not set(self.reader_task_list) <= {"classify", "generate"}:
+        if not self.reader_task_list or not set(self.reader_task_list) <= {"classify", "generate"}:
             raise ValueError(f"--reader_tasks: expected some of classify, generate, got {self.reader_tasks!r}")
         unknown = set(self.task_list) - set(TASKS)
         if unknown or not self.task_list:

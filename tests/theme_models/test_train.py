@@ -92,7 +92,7 @@ def test_evaluation_runs_on_the_ctranslate2_copy(trained):
 
 @pytest.mark.parametrize("bad", [["--tasks", "classify,spell"], ["--max_steps", "0"], ["--save_dtype", "int8"],
                                  ["--reader_labels", "no-such-labels.csv"], ["--reader_repeat", "0"],
-                                 ["--reader_tasks", "relevance"]])
+                                 ["--reader_tasks", "relevance"], ["--reader_tasks", ""]])
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         train.main(["--output_dir", str(tmp_path), "--data_dir", str(DATA), "--themes", str(THEMES), *TINY, *bad])
@@ -122,11 +122,18 @@ def test_a_reader_s_labels_may_replace_the_rules_in_some_tasks_only():
     matcher = TfidfMatcher(ThemeList.load(THEMES))
     article = next(a for a in naver_articles(DATA, "train", 60) if Labeller(matcher).label(a.title, a.body).pairs)
     readers = {article.id: {}}  # the reader ties none, the rules at least one
-    examples, _ = build_examples(DATA, matcher, [article], ("classify", "generate"), readers=readers,
-                                 reader_tasks=("generate",))
-    assert {e.target != NONE for e in examples if e.task == "classify"} == {True}  # the rules' labels
-    assert {e.target for e in examples if e.task == "generate"} <= {NONE}  # the reader's
-    examples, _ = build_examples(DATA, matcher, [article], ("classify", "generate"), readers=readers,
-                                 reader_tasks=("classify",))
-    assert {e.target for e in examples if e.task == "classify"} == {NONE}
-    assert any(e.target != NONE for e in examples if e.task == "generate")
+    both = ("classify", "generate")
+    examples, summary = build_examples(DATA, matcher, [article], both, readers=readers, reader_tasks=("classify",),
+                                       reader_repeat=3)
+    assert [e.target for e in examples if e.task == "classify"] == [NONE] * 3  # the reader's, repeated
+    generated = [e.target for e in examples if e.task == "generate"]
+    assert any(t != NONE for t in generated)  # the rules', seen once
+    assert summary["reader_articles"] == 1 and summary["article_pairs"] > summary["reader_pairs"] == 0
+    examples, _ = build_examples(DATA, matcher, [article], both, readers=readers, reader_tasks=("generate",),
+                                 reader_repeat=3)
+    classified = [e.target for e in examples if e.task == "classify"]
+    assert len(classified) == 1 and classified[0] != NONE
+    assert all(e.target == NONE for e in examples if e.task == "generate")
+    # a reader of a task not trained labels nothing
+    _, summary = build_examples(DATA, matcher, [article], ("classify",), readers=readers, reader_tasks=("generate",))
+    assert summary["reader_articles"] == 0
