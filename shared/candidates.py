@@ -10,6 +10,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 1. **Whole words only.** A name (or alias, e.g. ``하이닉스``) must not continue a longer word on the
    left (``플레이`` does not mention 레이), and what follows it must be nothing, punctuation, or Korean
    particles and endings (``툴젠이``, ``삼성전자와의``); ``LG그룹`` or ``포스코이앤씨`` are other names.
+   A preferred share names its company (``삼성화재우(8.4%)``), and a name glued to the word before it
+   counts when its own KRX code follows it (``향후CJ대한통운(000120)``: the crawl lost a space).
 2. **Names that are ordinary words or group names** (``대상``, ``진영``, ``레이``, ``LG``, ``한화``,
    ``DB`` — see ``AMBIGUOUS_NAMES`` and ``GROUP_NAMES``; any name of one or two Hangul syllables or of
    three or fewer Latin letters, unless listed in ``DISTINCTIVE_SHORT_NAMES``) count only with evidence
@@ -31,8 +33,9 @@ stock the title names or a brokerage the body writes about again and again, in i
 ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by the words
 of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on its 불닭
 ramen), in the title or the sentences that name it. A stock whose themes the article never
-touches is not offered at all. Which of the offered stocks the article really ties to a theme, and by
-which theme, is the model's choice.
+touches is not offered at all, and 증권 is offered only to brokerages and financial holding companies
+(Naver files the groups owning a brokerage, 현대차 or 한화, under it too: ``_member_themes``). Which of
+the offered stocks the article really ties to a theme, and by which theme, is the model's choice.
 """
 from __future__ import annotations
 
@@ -305,13 +308,14 @@ def _is_endings(run: str) -> bool:
 
 def theme_evidence(text: str, stock: str, matcher: TfidfMatcher) -> dict[str, float]:
     """Member themes of ``stock`` with keyword evidence in ``text``: theme -> sum of idf × count.
-    Listed names and ``NOT_EVIDENCE`` are blanked out first (``증권`` in ``NH투자증권`` is no evidence)."""
+    Listed names and ``NOT_EVIDENCE`` are blanked out first (``증권`` in ``NH투자증권`` is no evidence;
+    see ``evidence_text``)."""
     return _evidence(matcher._terms.count(evidence_text(text, matcher)), stock, matcher)
 
 
 def evidence_text(text: str, matcher: TfidfMatcher) -> str:
-    """``text`` with listed names and ``NOT_EVIDENCE`` blanked out, character for character (so a
-    span of ``text`` is the same span here)."""
+    """``text`` with listed names (not an ordinary word's end: ``StockFinder.mask_names``) and
+    ``NOT_EVIDENCE`` blanked out, character for character (so a span of ``text`` is the same span here)."""
     text = stock_finder(matcher).mask_names(text)
     for name in NOT_EVIDENCE:
         text = text.replace(name, " " * len(name))
