@@ -283,12 +283,14 @@ def _subject_sentences(names: set[str], text: str) -> int:
 def _signs(name: str, sentence: str) -> bool:
     """Whether a title names its source: signed at its end by the brokerage's name or the start of it
     (``…이익 전망 긍정적-유안타`` for 유안타증권), or quoting the brokerage's call, by its name or
-    with 證 for 증권 (``LS證 “…목표가도 상향”`` for LS증권)."""
+    with 證 for 증권 (``LS證 “…목표가도 상향”`` for LS증권, ``유진證 “…”`` for 유진투자증권)."""
     signer = re.search(r"-\s*([^\s\-]{2,})$", sentence.rstrip(" \t)]」』"))
     firm = signer.group(1).removesuffix("證").removesuffix("증권") if signer else ""
     if len(firm) >= 2 and name.startswith(firm):
         return True
-    forms = {name, name.removesuffix("증권") + "證"} if name.endswith("증권") else {name}
+    forms = {name}
+    if name.endswith("증권"):  # 증권 written 證, and a 투자증권 by the name before it (유진투자證, 유진證)
+        forms |= {name.removesuffix("증권") + "證", name.removesuffix("투자증권") + "證"}
     return (any(re.search(rf"{re.escape(form)}\S{{0,3}}\s*[“\"'‘]", sentence) for form in forms)
             and CALL_MARKS.search(sentence) is not None)
 

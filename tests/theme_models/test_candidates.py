@@ -110,6 +110,14 @@ def test_brokerage_in_the_title_is_a_subject_unless_it_is_the_source(matcher, ti
     assert ("대신증권" in found(TfidfMatcher(aliased), text, title=title)) == ("대신증권" in expected)
 
 
+def test_a_title_quoting_an_investment_brokerage_by_the_name_before_투자증권_names_the_source():
+    themes = TfidfMatcher(ThemeList([ThemeEntry("증권", "유진투자증권", "001200", ("증권",)),
+                                     ThemeEntry("유전자 치료제/분석", "툴젠", "199800", ("유전자",))]))
+    title = "유진證 “툴젠, 목표가 상향”"
+    text = article_text(title, "유진투자증권은 툴젠의 유전자 치료제 기술이전이 늘 것이라고 밝혔다.")
+    assert found(themes, text, title=title) == ["툴젠"]
+
+
 def test_a_title_quoting_the_brokerage_by_its_short_form_names_the_source(matcher):
     """증권 written 證, a form the list does not alias: ``LS證 “…목표가도 상향”``."""
     title = "대신證 “툴젠, 기술이전 늘어…목표가도 상향”"
