@@ -256,7 +256,7 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
     name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``)."""
     n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
-    move = rf"|{n}\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"
+    move = rf"|{n}우?\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"  # 우: its preferred share's move
     call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가(?!격))"
     if re.search(rf"\(주\)\s*{n}|㈜\s*{n}|{n}\s*(?:\(주\)|㈜|주가|株){code_part}{move}{call}", text):
         return True

@@ -40,6 +40,7 @@ def found(matcher, text, **kw):
     ("연구 대상으로 삼았다.", []),                                    # an ordinary word
     ("대상(001680)은 식품 사업을 한다.", ["대상"]),                    # ... with its code
     ("식품주 중 대상(+3.5%)이 올랐다.", ["대상"]),                     # ... with its price move
+    ("식품주 중 대상우(+3.5%)가 올랐다.", ["대상"]),                   # ... its preferred share's
     ("지원 대상(약 20만 명)을 늘렸다.", []),
     ("식품기업 대상은 실적이 좋았다.", ["대상"]),                     # ... after the kind of company it is
     ("중소기업 대상으로 지원을 늘렸다.", []),
