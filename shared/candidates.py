@@ -618,10 +618,9 @@ def shared_subjects(title: str, sentence: str, matcher: TfidfMatcher, limit: int
     on the 제주항공 crash)."""
     title_stocks, title_themes = _subjects(title, matcher, title)
     sentence_stocks, sentence_themes = _subjects(sentence, matcher, title)
-    members = matcher.themes.themes_of
 
     def member_themes(stocks: tuple[str, ...]) -> set[str]:
-        return {t for s in stocks for t in members.get(s, ())}
+        return {t for s in stocks for t in _member_themes(s, matcher)}
 
     in_sentence = sentence_themes | member_themes(sentence_stocks)
     stocks = [s for s in title_stocks if s in sentence_stocks]
