@@ -123,7 +123,7 @@ _ENDINGS = sorted({
 }, key=len, reverse=True)
 _HANGUL_RUN = re.compile(r"[가-힣株]+")
 _WORD_CHAR = re.compile(r"[가-힣A-Za-z0-9&]")
-_CODE_AFTER = re.compile(r"\s*\(\s*\d{6}")  # a KRX code after a name: 툴젠(199800)
+_CODE_AFTER = re.compile(r"\s*\(\s*(\d{6})")  # a KRX code after a name: 툴젠(199800)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[다요죠]\.)(?=[^\s\d.,'\"’”)\]])|\s*\n\s*")
 
 
@@ -205,8 +205,8 @@ class StockFinder:
     def _coded(self, text: str, end: int, stock: str) -> bool:
         """Whether the stock's KRX code follows a name: then it is the stock whatever comes before
         (``향후CJ대한통운(000120)``, ``에이치디현대중공업(329180)``, spaces lost in the crawl)."""
-        code = self.themes.codes.get(stock, "")
-        return bool(code) and re.match(rf"\s*\(\s*{code}", text[end:end + 12]) is not None
+        code = _CODE_AFTER.match(text, end)
+        return code is not None and code.group(1) == self.themes.codes.get(stock)
 
     @staticmethod
     def _whole_word(text: str, start: int, end: int) -> bool:
@@ -289,8 +289,10 @@ def _signs(name: str, sentence: str) -> bool:
     if len(firm) >= 2 and name.startswith(firm):
         return True
     forms = {name}
-    if name.endswith("증권"):  # 증권 written 證, and a 투자증권 by the name before it (유진투자證, 유진證)
-        forms |= {name.removesuffix("증권") + "證", name.removesuffix("투자증권") + "證"}
+    if name.endswith("증권"):  # 증권 written 證
+        forms.add(name.removesuffix("증권") + "證")
+    if name.endswith("투자증권"):  # ... and by the name before 투자증권 (유진투자증권: 유진證)
+        forms.add(name.removesuffix("투자증권") + "證")
     return (any(re.search(rf"{re.escape(form)}\S{{0,3}}\s*[“\"'‘]", sentence) for form in forms)
             and CALL_MARKS.search(sentence) is not None)
 
