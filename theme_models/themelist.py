@@ -72,7 +72,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "한국항공우주": ("KAI", "한국항공우주산업"),
     "엔씨소프트": ("엔씨", "NC소프트"),
     "에스엠": ("SM엔터테인먼트", "SM엔터"),
-    "와이지엔터테인먼트": ("YG엔터테인먼트", "YG엔터", "YG"),
+    "와이지엔터테인먼트": ("YG엔터테인먼트", "YG엔터", "YG", "와이지엔터"),
     "JYP Ent.": ("JYP엔터테인먼트", "JYP엔터", "JYP"),
     "아모레퍼시픽": ("아모레",),
     "신한지주": ("신한금융지주", "신한금융"),
@@ -91,7 +91,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "금호석유화학": ("금호석유",),
     "S-Oil": ("에쓰오일", "S-OIL", "에쓰-오일"),
     "삼성E&A": ("삼성엔지니어링",),
-    "LS ELECTRIC": ("LS일렉트릭", "LS일렉"),
+    "LS ELECTRIC": ("LS일렉트릭", "LS일렉", "엘에스일렉트릭"),
     "레인보우로보틱스": ("레인보우",),
     "엘앤에프": ("L&F",),
     "케이엠더블유": ("KMW",),
@@ -116,6 +116,21 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "블리츠웨이엔터테인먼트": ("블리츠웨이",),
     "미래에셋생명": ("미래에셋생명보험",),
     "기업은행": ("IBK기업은행",),
+    # the forms news writes before these stocks' own KRX codes (``큐브엔터테인먼트(182360)``): full names
+    # the KRX listing shortens, English or Korean spellings, and former names
+    "인스웨이브": ("인스웨이브시스템즈",),
+    "에코프로머티": ("에코프로머티리얼즈",),
+    "큐브엔터": ("큐브엔터테인먼트",),
+    "삼성에스디에스": ("삼성SDS",),
+    "DS단석": ("디에스단석",),
+    "삼성생명": ("삼성생명보험",),
+    "동양생명": ("동양생명보험",),
+    "에이치와이티씨": ("HYTC",),
+    "DB증권": ("DB금융투자",),
+    "나노실리칸첨단소재": ("나노브릭",),
+    "비트맥스": ("맥스트",),
+    "HLB펩": ("애니젠",),
+    "PS일렉트로닉스": ("와이팜",),
 }
 # Words by which news names some themes, which their names do not contain: short forms (API.md's
 # own examples say 원전 and 방산), and for 지주사 the full term and the words for the financial

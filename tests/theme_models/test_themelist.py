@@ -67,6 +67,13 @@ def test_quantum_computing_stocks_are_found_by_the_short_form_news_writes():
     assert [c.stock for c in article_candidates(matcher, text)] == ["엑스게이트"]
 
 
+def test_a_stock_is_found_by_the_full_name_news_writes_before_its_code():
+    """The KRX listing shortens 큐브엔터테인먼트 to 큐브엔터, which then ends inside the longer name."""
+    matcher = TfidfMatcher(ThemeList.load(ROOT / "data" / "themes.csv"))
+    text = article_text("엔터주 줄줄이 신고가", "엔터테인먼트 업종에서는 큐브엔터테인먼트(182360)가 16.68% 올랐다.")
+    assert [c.stock for c in article_candidates(matcher, text)] == ["큐브엔터"]
+
+
 def test_the_gc_group_s_companies_are_found_by_their_news_names():
     themes = ThemeList.load(ROOT / "data" / "themes.csv")
     assert "GC녹십자웰빙" in themes.aliases["녹십자웰빙"]
