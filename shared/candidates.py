@@ -32,7 +32,9 @@ stock the title names or a brokerage the body writes about again and again, in i
 (``Candidate.offered``). A stock the article is about (named in its title, or
 ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by the words
 of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on its 불닭
-ramen), in the title or the sentences that name it. A stock whose themes the article never
+ramen), in the title or the sentences that name it. A stock listed in one sentence with two others
+of a theme the article evidences is tied to it as if the sentence wrote its keyword (a market wrap's
+sector movers: ``_tie_sector_lists``). A stock whose themes the article never
 touches is not offered at all, and 증권 is offered only to brokerages and financial holding companies
 (Naver files the groups owning a brokerage, 현대차 or 한화, under it too: ``_member_themes``). Which of
 the offered stocks the article really ties to a theme, and by which theme, is the model's choice.
@@ -431,7 +433,30 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
+    _tie_sector_lists(out, [text[a:b] for a, b in spans])
     return tuple(out)
+
+
+SECTOR_LIST_PEERS = 2  # a stock listed with this many others of a theme the article evidences is its member
+
+
+def _tie_sector_lists(candidates: list[Candidate], sentences: list[str]) -> None:
+    """A candidate named in a sentence that lists at least ``SECTOR_LIST_PEERS`` other candidates of one
+    of its evidenced themes is tied to that theme, as if the sentence wrote its keyword: a market wrap's
+    list of a sector's movers (``금호건설이 9.41% … HDC현대산업개발(7.68%), GS건설(6.94%) 등도 급등``
+    in a story on 건설 stocks). Readers label these members (the stocks of 0.76 of such lists in the
+    1,277 reader articles, against 0.33 of the other untied candidates)."""
+    loose = [c for c in candidates if not c.in_scope]
+    if not loose:
+        return
+    named = {id(c): {i for i, s in enumerate(sentences) if _names(c.mention.names, s)} for c in candidates}
+    for c in loose:
+        for i in named[id(c)]:
+            listed = [d for d in candidates if d is not c and i in named[id(d)]]
+            shared = {t for t in c.themes if sum(t in d.themes for d in listed) >= SECTOR_LIST_PEERS}
+            c.in_scope |= shared
+        if c.in_scope:
+            c.themes.sort(key=lambda t: t not in c.in_scope)  # stable: the evidence order within each group
 
 
 def _written_about(mention: Mention, body: str) -> bool:

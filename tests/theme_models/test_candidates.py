@@ -179,6 +179,19 @@ def test_only_themes_evidenced_in_the_stock_s_own_scope_are_offered_when_there_a
     assert classify_outputs(text, matcher) == ["반도체 대표주(생산) = 삼성전자", "HBM(고대역폭메모리) = 삼성전자", NONE]
 
 
+def test_a_sentence_listing_a_sector_s_stocks_ties_each_of_them_to_it():
+    """A market wrap names the sector once and lists its movers in another sentence: each stock listed
+    with two others of a theme the article evidences is tied to it, one listed with a single other is not."""
+    builders = [ThemeEntry("건설", s, c, ("건설",)) for s, c in (("금호건설", "002990"), ("GS건설", "006360"),
+                                                             ("동신건설", "025950"))]
+    matcher = TfidfMatcher(ThemeList(ENTRIES + builders))
+    body = "건설주가 일제히 올랐다. 금호건설(9.41%), GS건설(6.94%), 동신건설(7.05%) 등이 급등했다. 툴젠도 올랐다."
+    tied = {c.stock: (c.tied, c.offered) for c in article_candidates(matcher, article_text("증시 마감", body))}
+    assert tied == {s: (True, ["건설"]) for s in ("금호건설", "GS건설", "동신건설")}
+    pair = "금호건설(9.41%), GS건설(6.94%) 등이 급등했다."
+    assert not any(c.tied for c in article_candidates(matcher, article_text("증시 마감", f"건설주가 올랐다. {pair}")))
+
+
 def test_a_title_stock_s_own_name_is_evidence_for_its_themes(matcher):
     # the article never writes 항공 outside the name: the name of the stock its title names says it
     about = article_candidates(matcher, article_text("티웨이항공, 경영권 분쟁", "티웨이항공 주가가 흔들렸다."))
