@@ -444,8 +444,8 @@ def _tie_sector_lists(candidates: list[Candidate], sentences: list[str]) -> None
     """A candidate named in a sentence that lists at least ``SECTOR_LIST_PEERS`` other candidates of one
     of its evidenced themes is tied to that theme, as if the sentence wrote its keyword: a market wrap's
     list of a sector's movers (``금호건설이 9.41% … HDC현대산업개발(7.68%), GS건설(6.94%) 등도 급등``
-    in a story on 건설 stocks). Readers label these members (the stocks of 0.76 of such lists in the
-    1,277 reader articles, against 0.33 of the other untied candidates)."""
+    in a story on 건설 stocks). Readers label such members: 77 of the 104 stocks it ties in the 1,277
+    reader-labelled articles, against 141 of the 366 candidates left untied."""
     loose = [c for c in candidates if not c.in_scope]
     if not loose:
         return
