@@ -32,9 +32,9 @@ stock the title names or a brokerage the body writes about again and again, in i
 (``Candidate.offered``). A stock the article is about (named in its title, or
 ``MIN_SUBJECT_MENTIONS`` times) whose themes' keywords it never writes may be evidenced by the words
 of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on its 불닭
-ramen), in the title or the sentences that name it. A stock listed in one sentence with two others
-of a theme the article evidences is tied to it as if the sentence wrote its keyword (a market wrap's
-sector movers: ``_tie_sector_lists``). A stock whose themes the article never
+ramen), in the title or the sentences that name it. A stock with no evidence in its own scope, listed
+in one sentence with two others of a theme the article evidences, is tied to that theme as if the
+sentence wrote its keyword (a market wrap's sector movers: ``_tie_sector_lists``). A stock whose themes the article never
 touches is not offered at all, and 증권 is offered only to brokerages and financial holding companies
 (Naver files the groups owning a brokerage, 현대차 or 한화, under it too: ``_member_themes``). Which of
 the offered stocks the article really ties to a theme, and by which theme, is the model's choice.
@@ -383,7 +383,7 @@ class Candidate:
     mention: Mention
     in_title: bool
     themes: list[str]  # member themes the article evidences, best first (see ``article_candidates``)
-    in_scope: set[str]  # those evidenced in the stock's own scope
+    in_scope: set[str]  # those evidenced in the stock's own scope (or by a sector list: ``_tie_sector_lists``)
 
     @property
     def tied(self) -> bool:
@@ -417,46 +417,47 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     spans = [(start + offset, end + offset) for start, end in sentence_spans(body)]
     masked = evidence_text(text, matcher)  # masked once: a scope is cut from it by the same spans
     whole_terms = matcher._terms.count(masked)
-    out = []
+    out, naming = [], {}  # naming: stock -> the body sentences (indices of spans) that name it
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
         in_title = _names(mention.names, title)
+        naming[stock] = [i for i, (a, b) in enumerate(spans) if _names(mention.names, text[a:b])]
+        scope = "\n".join([masked[:len(title)]] + [masked[slice(*spans[i])] for i in naming[stock]])
         named = _name_evidence(stock, mention, matcher) if in_title or _written_about(mention, body) else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
         if whole:
-            own = whole if in_title else _evidence(matcher._terms.count(_naming(mention, masked, text, spans, title)),
-                                                   stock, matcher)
+            own = whole if in_title else _evidence(matcher._terms.count(scope), stock, matcher)
         elif in_title or mention.count >= MIN_SUBJECT_MENTIONS:  # its business, in its own sentences
-            naming = _naming(mention, masked, text, spans, title) + _names_text(mention, in_title)
-            whole = own = _business_evidence(_business_counter(matcher).count(naming), stock, matcher)
+            terms = _business_counter(matcher).count(scope + _names_text(mention, in_title))
+            whole = own = _business_evidence(terms, stock, matcher)
         if not whole:
             continue
         order = {t: i for i, t in enumerate(matcher.themes.themes_of[stock])}
         themes = sorted(whole, key=lambda t: (-own.get(t, 0.0), -whole[t], order[t]))
         out.append(Candidate(stock, mention, in_title, themes, set(own)))
-    _tie_sector_lists(out, [text[a:b] for a, b in spans])
+    _tie_sector_lists(out, naming)
     return tuple(out)
 
 
-SECTOR_LIST_PEERS = 2  # a stock listed with this many others of a theme the article evidences is its member
+SECTOR_LIST_PEERS = 2  # a stock listed with this many others of a theme the article evidences is tied to it
 
 
-def _tie_sector_lists(candidates: list[Candidate], sentences: list[str]) -> None:
-    """A candidate named in a sentence that lists at least ``SECTOR_LIST_PEERS`` other candidates of one
-    of its evidenced themes is tied to that theme, as if the sentence wrote its keyword: a market wrap's
-    list of a sector's movers (``금호건설이 9.41% … HDC현대산업개발(7.68%), GS건설(6.94%) 등도 급등``
-    in a story on 건설 stocks). Readers label such members: 77 of the 104 stocks it ties in the 1,277
-    reader-labelled articles, against 141 of the 366 candidates left untied."""
-    loose = [c for c in candidates if not c.in_scope]
-    if not loose:
-        return
-    named = {id(c): {i for i, s in enumerate(sentences) if _names(c.mention.names, s)} for c in candidates}
-    for c in loose:
-        for i in named[id(c)]:
-            listed = [d for d in candidates if d is not c and i in named[id(d)]]
-            shared = {t for t in c.themes if sum(t in d.themes for d in listed) >= SECTOR_LIST_PEERS}
-            c.in_scope |= shared
+def _tie_sector_lists(candidates: list[Candidate], naming: dict[str, list[int]]) -> None:
+    """In place: a candidate with no theme evidenced in its own scope, named in a body sentence
+    (``naming``: stock -> the sentences naming it) that lists at least ``SECTOR_LIST_PEERS`` other
+    candidates of one of its evidenced themes, is tied to that theme as if the sentence wrote its
+    keyword, and offered only such themes: a market wrap's list of a sector's movers (``금호건설이
+    9.41% … HDC현대산업개발(7.68%), GS건설(6.94%) 등도 급등`` in a story on 건설 stocks). Readers label
+    such members: 77 of the 104 stocks it ties in the 1,277 reader-labelled articles, against 141 of
+    the 366 candidates left untied. (A stock named twice, tied already, is narrowed to the listed
+    themes the same way.)"""
+    for c in candidates:
         if c.in_scope:
-            c.themes.sort(key=lambda t: t not in c.in_scope)  # stable: the evidence order within each group
+            continue
+        for i in naming[c.stock]:
+            listed = [d for d in candidates if d is not c and i in naming[d.stock]]
+            c.in_scope |= {t for t in c.themes if sum(t in d.themes for d in listed) >= SECTOR_LIST_PEERS}
+        if c.in_scope:  # the listed themes first, each group in its evidence order (the sort is stable)
+            c.themes.sort(key=lambda t: t not in c.in_scope)
 
 
 def _written_about(mention: Mention, body: str) -> bool:
@@ -464,11 +465,6 @@ def _written_about(mention: Mention, body: str) -> bool:
     about (its sentences are only split when it is named that often at all)."""
     return (is_source_firm(mention.stock) and mention.count >= MIN_SUBJECT_MENTIONS
             and _subject_sentences(mention.names, body) >= MIN_SUBJECT_MENTIONS)
-
-
-def _naming(mention: Mention, masked: str, text: str, spans: list[tuple[int, int]], title: str) -> str:
-    """The title and the body's sentences that name the stock, from the masked text."""
-    return "\n".join([masked[:len(title)]] + [masked[a:b] for a, b in spans if _names(mention.names, text[a:b])])
 
 
 def _name_evidence(stock: str, mention: Mention, matcher: TfidfMatcher) -> dict[str, float]:

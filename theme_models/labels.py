@@ -10,11 +10,13 @@ No human labels exist for the Naver articles, so training and the held-out dev s
 3. **Theme evidence** (``shared.candidates.theme_evidence``): a member theme of the stock is evidenced
    when one of its keywords (the theme list's ``keywords`` column and the theme name) occurs in the
    scope, outside listed names. A stock named at least twice (``MIN_SUBJECT_MENTIONS``) is a subject
-   of the article: evidence anywhere in the article counts for it. A sentence listing a stock with
-   two others of a theme the article evidences (a sector's movers) is evidence of that theme for each.
-   A stock with no evidenced member theme is a passing mention and gets no label.
+   of the article: evidence anywhere in the article counts for it. For a stock with no evidence in
+   its scope, a sentence listing it with two others of a theme the article evidences (a sector's
+   movers) is evidence of that theme (``_tie_sector_lists``). A stock with no evidenced member theme
+   is a passing mention and gets no label.
 4. **The label** of a stock is its best-evidenced theme: the largest sum of keyword idf × count in the
-   scope, ties broken by the same sum over the whole article, then by the theme list's order. Every
+   scope (for a sector list's stock, among the listed themes), ties broken by the same sum over the
+   whole article, then by the theme list's order. Every
    theme evidenced in the scope (for a stock tied by its mentions alone, in the article) is a **gold
    theme** (for theme accuracy).
 5. **Sentence labels** (the generator): each sentence gets the labelled stocks it names, each with its

@@ -184,10 +184,14 @@ def test_a_sentence_listing_a_sector_s_stocks_ties_each_of_them_to_it():
     with two others of a theme the article evidences is tied to it, one listed with a single other is not."""
     builders = [ThemeEntry("건설", s, c, ("건설",)) for s, c in (("금호건설", "002990"), ("GS건설", "006360"),
                                                              ("동신건설", "025950"))]
-    matcher = TfidfMatcher(ThemeList(ENTRIES + builders))
-    body = "건설주가 일제히 올랐다. 금호건설(9.41%), GS건설(6.94%), 동신건설(7.05%) 등이 급등했다. 툴젠도 올랐다."
-    tied = {c.stock: (c.tied, c.offered) for c in article_candidates(matcher, article_text("증시 마감", body))}
-    assert tied == {s: (True, ["건설"]) for s in ("금호건설", "GS건설", "동신건설")}
+    matcher = TfidfMatcher(ThemeList(ENTRIES + builders + [ThemeEntry("원자력발전", "금호건설", "002990", ("원전",))]))
+    body = ("건설주가 일제히 올랐다. 금호건설(9.41%), GS건설(6.94%), 동신건설(7.05%) 등이 급등했다. "
+            "원전 수주 기대가 컸다. 원전 정책도 원전 업계에 힘이 됐다.")
+    candidates = {c.stock: c for c in article_candidates(matcher, article_text("증시 마감", body))}
+    assert {s: (c.tied, c.offered) for s, c in candidates.items()} == {s: (True, ["건설"]) for s in candidates}
+    assert candidates.keys() == {"금호건설", "GS건설", "동신건설"}
+    # the listed theme comes first, before one the article evidences more but elsewhere (the rules' label)
+    assert candidates["금호건설"].hint() == "금호건설 1회 건설 있음 , 원자력발전 -"
     pair = "금호건설(9.41%), GS건설(6.94%) 등이 급등했다."
     assert not any(c.tied for c in article_candidates(matcher, article_text("증시 마감", f"건설주가 올랐다. {pair}")))
 
