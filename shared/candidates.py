@@ -34,10 +34,11 @@ stock the title names or a brokerage the body writes about again and again, in i
 of a theme's business instead (``_business_evidence``: ``식품`` for 삼양식품 in a story on its 불닭
 ramen), in the title or the sentences that name it. A stock with no evidence in its own scope, listed
 in one sentence with two others of a theme the article evidences, is tied to that theme as if the
-sentence wrote its keyword (a market wrap's sector movers: ``_tie_sector_lists``). A stock whose themes the article never
-touches is not offered at all, and 증권 is offered only to brokerages and financial holding companies
-(Naver files the groups owning a brokerage, 현대차 or 한화, under it too: ``_member_themes``). Which of
-the offered stocks the article really ties to a theme, and by which theme, is the model's choice.
+sentence wrote its keyword (a market wrap's sector movers: ``_tie_sector_lists``). A stock whose
+themes the article never touches is not offered at all, and 증권 is offered only to brokerages and
+financial holding companies (Naver files the groups owning a brokerage, 현대차 or 한화, under it too:
+``_member_themes``). Which of the offered stocks the article really ties to a theme, and by which
+theme, is the model's choice.
 """
 from __future__ import annotations
 
