@@ -421,13 +421,16 @@ def article_candidates(matcher: TfidfMatcher, text: str) -> tuple[Candidate, ...
     out, naming = [], {}  # naming: stock -> the body sentences (indices of spans) that name it
     for stock, mention in stock_finder(matcher).find(text, title=title).items():
         in_title = _names(mention.names, title)
-        naming[stock] = [i for i, (a, b) in enumerate(spans) if _names(mention.names, text[a:b])]
-        scope = "\n".join([masked[:len(title)]] + [masked[slice(*spans[i])] for i in naming[stock]])
         named = _name_evidence(stock, mention, matcher) if in_title or _written_about(mention, body) else {}
         whole = _plus(_evidence(whole_terms, stock, matcher), named)
+        subject = in_title or mention.count >= MIN_SUBJECT_MENTIONS
+        if not (whole or subject):
+            continue  # a passing mention: its sentences are never split out
+        naming[stock] = [i for i, (a, b) in enumerate(spans) if _names(mention.names, text[a:b])]
+        scope = "\n".join([masked[:len(title)]] + [masked[slice(*spans[i])] for i in naming[stock]])
         if whole:
             own = whole if in_title else _evidence(matcher._terms.count(scope), stock, matcher)
-        elif in_title or mention.count >= MIN_SUBJECT_MENTIONS:  # its business, in its own sentences
+        else:  # its business, in its own sentences
             terms = _business_counter(matcher).count(scope + _names_text(mention, in_title))
             whole = own = _business_evidence(terms, stock, matcher)
         if not whole:

@@ -84,6 +84,11 @@ class ModelArguments:
             raise ValueError("--save_dtype must be float16 or float32")
 
 
+def _names_list(text: str) -> tuple[str, ...]:
+    """``"classify, generate"`` -> ``("classify", "generate")``."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
 @dataclass
 class DataArguments:
     data_dir: Path = field(default=Path("../shared/data"), metadata={"help": "The shared data folder."})
@@ -131,11 +136,11 @@ class DataArguments:
 
     @property
     def task_list(self) -> tuple[str, ...]:
-        return tuple(t.strip() for t in self.tasks.split(",") if t.strip())
+        return _names_list(self.tasks)
 
     @property
     def reader_task_list(self) -> tuple[str, ...]:
-        return tuple(t.strip() for t in self.reader_tasks.split(",") if t.strip())
+        return _names_list(self.reader_tasks)
 
     def task_spec(self, task: str) -> dict:
         return {"prefix": PREFIXES[task], "max_source_length": getattr(self, f"{task}_max_source_length"),
