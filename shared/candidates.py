@@ -16,7 +16,7 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    ``DB`` — see ``AMBIGUOUS_NAMES`` and ``GROUP_NAMES``; any name of one or two Hangul syllables or of
    three or fewer Latin letters, unless listed in ``DISTINCTIVE_SHORT_NAMES``) count only with evidence
    that the company is meant: its KRX code beside it (``대상(001680)``), ``(주)``/``㈜``, ``대상 주가``
-   or ``대상株``.
+   or ``대상株``, or a title that opens with it and a comma (``영풍, 고려아연 … 가처분 신청``).
 3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
    a brokerage that signs the title (``…긍정적-유안타``) or whose call the title quotes
    (``LS證 “…목표가도 상향”``) is the source throughout its article; any other stock whose name
@@ -24,6 +24,9 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives brokerages in
    others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit; ``PERSON_ROLES``,
    right after the name: a person's department or former employer).
+4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper counts only
+   where a sentence names it without the marks of where something was said, shown or signed
+   (``VENUE_MARKS``: ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
@@ -97,6 +100,10 @@ SOURCE_MARKS = re.compile(
     r"|(?<!시장 )(?<!시장)(?:추정|예상|전망)치"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
 )
+# Listed publishers and broadcasters, which news names as where something was said, shown or reported
+# (``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, a signature: ``한국경제TV 김채영입니다``), marked so.
+PUBLISHERS = frozenset({"한국경제TV", "아시아경제", "YTN", "SBS", "iMBC", "디지틀조선", "KNN", "티비씨"})
+VENUE_MARKS = re.compile(r"출연|인터뷰|방송|영상|기자|입니다|※|보도|취재|[<《〈]")
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)
 # or a photo credit, anywhere in the sentence; a person's department or former employer, right after
 # the name (``정효영 미래에셋증권 연금컨설팅본부 본부장``, ``NH투자증권 대표를 상임고문으로``).
@@ -234,6 +241,8 @@ class StockFinder:
             return False
         if is_source_firm(stock):
             return _named_as_subject(mention.names, text, title)
+        if stock in PUBLISHERS:
+            return any(_names(mention.names, s) and not VENUE_MARKS.search(s) for s in split_sentences(text))
         return True
 
 
@@ -255,9 +264,12 @@ def needs_evidence(stock: str) -> bool:
 
 def _has_evidence(name: str, code: str, text: str) -> bool:
     """The company's code beside the name, ``(주)``/``㈜``, ``주가``/``株``, its price move
-    (``율촌(3.88%)``, ``대상(+1.2%)``), a brokerage's call on it (``HD현대에 대해 투자의견 매수``), or the
-    name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``)."""
+    (``율촌(3.88%)``, ``대상(+1.2%)``), a brokerage's call on it (``HD현대에 대해 투자의견 매수``), the
+    name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``), or the
+    name as the subject of the title, ``text``'s first line (``_title_subject``)."""
     n = re.escape(name)
+    if _title_subject(n, text.partition("\n")[0]):
+        return True
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
     move = rf"|{n}우?\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"  # 우: its preferred share's move
     call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가(?!격))"
@@ -265,6 +277,14 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
         return True
     kinds = re.finditer(rf"(?:(\S+)(?:기업|업체)|제조사)인?\s+{n}(?:[은는이가의와과,·]|\s등)", text)
     return any(kind.group(1) not in GENERIC_KINDS for kind in kinds)
+
+
+def _title_subject(name: str, title: str) -> bool:
+    """Whether a title opens with the name (``name``: escaped), or a clause of it does (after ``…``, a
+    quote mark or a bracket), followed by a comma: the headline form of a company's own news
+    (``영풍, 고려아연 임시주총 효력정지 가처분 신청``, ``매출 올랐는데…NHN, 티메프 피해에``, ``"효성, …
+    최대 수혜"-iM``). Not after ``·``: ``삼성·한화, 3.7兆 규모 잇단 인수`` names groups."""
+    return re.search(rf"(?:^|[…\]」』\"'“”‘’]\s*){name},", title) is not None
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:

@@ -19,6 +19,8 @@ ENTRIES = [
     ThemeEntry("증권", "대신증권", "003540", ("증권",)),
     ThemeEntry("자동차 대표주", "레이", "228670", ("자동차",)),
     ThemeEntry("항공/저가 항공사(LCC)", "티웨이항공", "091810", ("항공", "LCC")),
+    ThemeEntry("비철금속", "영풍", "000670", ("아연",)),
+    ThemeEntry("미디어(방송/신문)", "한국경제TV", "039340", ("방송",)),
 ]
 
 
@@ -62,6 +64,30 @@ def found(matcher, text, **kw):
 ])
 def test_mentions(matcher, text, expected):
     assert found(matcher, text) == expected
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("영풍, 고려아연 임시주총 효력정지 가처분 신청", ["영풍"]),             # the headline's subject
+    ("매출 올랐는데…영풍, 작년 적자 전환", ["영풍"]),                     # ... of its second clause
+    ('"영풍, 아연 가격 반등에 수혜"-iM', ["영풍"]),
+    ("고려아연·영풍, 나란히 하락", []),                                   # two names, as groups are listed
+    ("바람이 영풍, 물결이 잔잔", []),                                     # not the title's start
+])
+def test_a_title_opening_with_an_ambiguous_name_and_a_comma_names_the_company(matcher, title, expected):
+    body = "영풍은 이사회를 열었다."
+    assert found(matcher, article_text(title, body), title=title) == expected
+    assert found(matcher, body, context=article_text(title, body)) == expected  # its sentences too
+    assert found(matcher, body) == []
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("31일 한국경제TV에 출연한 김 부장은 반등을 점쳤다.", []),
+    ("전체 내용은 한국경제TV <투자의 재발견> 영상에서 확인할 수 있습니다.", []),
+    ("지금까지 한국경제TV 김채영입니다.", []),
+    ("한국경제TV 주가가 광고 매출 증가에 올랐다.", ["한국경제TV"]),        # written about
+])
+def test_a_publisher_named_as_the_venue_is_not_a_mention(matcher, sentence, expected):
+    assert found(matcher, sentence) == expected
 
 
 def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
