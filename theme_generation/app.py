@@ -18,7 +18,7 @@ from shared.themes import ThemeList
 from theme_generation.api import ns
 from theme_generation.clustering import DEFAULT_THRESHOLD
 from theme_generation.sentences import SentenceSplitter
-from theme_generation.service import GenerationService
+from theme_generation.service import DEFAULT_MIN_REL_SCORE, GenerationService
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 200_000,  # title + body; 413 beyond
     "MAX_UPLOAD_BYTES": 256 * 1024 * 1024,  # /clustering CSV
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
+    "MIN_REL_SCORE": DEFAULT_MIN_REL_SCORE,  # /inference keeps a sentence whose related score is this or more
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
     "CLIENT_TIMEOUT": 30.0,  # seconds a client may pause mid-request, and its headers may take; then 408 (0: off)
@@ -71,6 +72,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         generator, relevance, TfidfMatcher(themes), SentenceSplitter.load(),
         num_beams=config["NUM_BEAMS"], batch_size=config["BATCH_SIZE"],
         max_sentences=config["MAX_SENTENCES"], cluster_threshold=config["CLUSTER_THRESHOLD"],
+        min_rel_score=config["MIN_REL_SCORE"],
     )
     install_request_logging(app)
     install_disconnect_check(app)

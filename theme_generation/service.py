@@ -30,6 +30,7 @@ from theme_generation.sentences import SentenceSplitter
 logger = logging.getLogger(__name__)
 
 NONE_ENTRY = {"theme": NONE, "stock": NONE, "score": NONE_SCORE}
+DEFAULT_MIN_REL_SCORE = -1.0  # /inference: see ``relate``
 
 
 class GenerationService:
@@ -37,10 +38,11 @@ class GenerationService:
 
     def __init__(self, generator: T5Generator, relevance: T5Generator, matcher: TfidfMatcher,
                  splitter: SentenceSplitter, *, num_beams: int = 4, batch_size: int = 16,
-                 max_sentences: int = 64, cluster_threshold: float = clustering.DEFAULT_THRESHOLD) -> None:
+                 max_sentences: int = 64, cluster_threshold: float = clustering.DEFAULT_THRESHOLD,
+                 min_rel_score: float = DEFAULT_MIN_REL_SCORE) -> None:
         self.generator, self.relevance_model, self.matcher, self.splitter = generator, relevance, matcher, splitter
         self.num_beams, self.batch_size, self.max_sentences = num_beams, max(1, batch_size), max(1, max_sentences)
-        self.cluster_threshold = cluster_threshold
+        self.cluster_threshold, self.min_rel_score = cluster_threshold, min_rel_score
         self._relevance_trie = relevance.trie(RELEVANCE_OUTPUTS, chain=False)
         self._relevance_matcher, self._related = relevance_hints(relevance, matcher)
         if self._related:
@@ -61,7 +63,7 @@ class GenerationService:
         sentences = self.sentences(title, body)
         generated = self._generate(title, body, sentences)
         found = [i for i, pairs in enumerate(generated) if pairs[0]["theme"] != NONE]
-        relations = self._relate(title, [sentences[i] for i in found], article_text(title, body))
+        relations = self._relate(title, [sentences[i] for i in found], article_text(title, body), self.min_rel_score)
         results = []
         for i, (related, rel_score) in zip(found, relations):
             if not related:
@@ -122,19 +124,41 @@ class GenerationService:
                                          self.batch_size, self._trie)
         return [_pairs(g) for g in generations]
 
-    def _relate(self, title: str, texts: Sequence[str], article: str = "") -> list[tuple[bool, float]]:
-        """Each text related to ``title`` or not; ``article``: the one the title heads (``/inference``)."""
-        answers: list[tuple[bool, float]] = []
-        for chunk in batched(texts, self.batch_size):
-            sources = [relevance_source(title, text, self._relevance_matcher, self._related, article)
-                       for text in chunk]
-            tries = [self._relevance_trie] * len(chunk)
-            generations = self.relevance_model.generate("relevance", sources, tries, num_beams=1)
-            answers.extend((g.text == RELATED, round(g.score, 3)) for g in generations)
-        return answers
+    def _relate(self, title: str, texts: Sequence[str], article: str = "",
+                min_score: float | None = None) -> list[tuple[bool, float]]:
+        """Each text related to ``title`` or not; ``article``: the one the title heads (``/inference``);
+        ``min_score``: see ``relate``."""
+        sources = [relevance_source(title, text, self._relevance_matcher, self._related, article) for text in texts]
+        return [(related, round(score, 3)) for related, score in
+                relate(self.relevance_model, sources, self.batch_size, min_score, self._relevance_trie)]
 
     def _build_trie(self, outputs: tuple[str, ...]) -> OutputTrie:
         return self.generator.trie(list(outputs), chain=True)
+
+
+def relate(model: T5Generator, sources: Sequence[str], batch_size: int, min_score: float | None = None,
+           trie: OutputTrie | None = None) -> list[tuple[bool, float]]:
+    """``(related, score)`` for each relevance input (``relevance_source``): the model's answer, decoded
+    greedily, with its score. With ``min_score`` (``/inference``'s ``MIN_REL_SCORE``) below 0, an input
+    answered ``unrelated`` counts as related all the same when the score of ``related``, decoded for it
+    alone, is at least ``min_score``; that score is then its score. The shipped model answers
+    ``unrelated`` for the sentences of a market wrap's sector list, which readers tie to the theme
+    4 times in 5 (docs/models.md)."""
+    trie = trie or model.trie(RELEVANCE_OUTPUTS, chain=False)
+    answers: list[tuple[bool, float]] = []
+    for chunk in batched(sources, batch_size):
+        generations = model.generate("relevance", list(chunk), [trie] * len(chunk), num_beams=1)
+        answers.extend((g.text == RELATED, g.score) for g in generations)
+    if min_score is None or min_score >= 0:
+        return answers
+    again = [i for i, (related, _) in enumerate(answers) if not related]
+    only_related = model.trie([RELATED], chain=False)
+    for chunk in batched(again, batch_size):
+        generations = model.generate("relevance", [sources[i] for i in chunk], [only_related] * len(chunk), num_beams=1)
+        for i, g in zip(chunk, generations):
+            if g.text == RELATED and g.score >= min_score:
+                answers[i] = (True, g.score)
+    return answers
 
 
 def generate_sentences(generator: T5Generator, matcher: TfidfMatcher, title: str, body: str,

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.backends import Backend
-from shared.candidates import (RELATED, RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source,
+from shared.candidates import (RELEVANCE_OUTPUTS, article_text, classify_outputs, classify_source,
                                needs_evidence, relevance_source, split_sentences, stock_finder)
 from shared.pairs import parse_pairs
 from shared.related import relevance_hints
@@ -64,7 +64,7 @@ from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
 from theme_classification.service import ClassificationService, ThemeState
-from theme_generation.service import generate_sentences
+from theme_generation.service import DEFAULT_MIN_REL_SCORE, generate_sentences, relate
 from theme_models.data import NATE, korsts_pairs, naver_articles, read_csv, read_labels, relevance_pairs
 from theme_models.labels import Labeller
 
@@ -233,8 +233,10 @@ def by_stock(pairs: list[dict]) -> dict[str, str]:
     return {p["stock"]: p["theme"] for p in reversed(pairs)}
 
 
-def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hints: tuple) -> dict[str, str]:
-    """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model."""
+def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hints: tuple,
+              min_rel_score: float = DEFAULT_MIN_REL_SCORE) -> dict[str, str]:
+    """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model;
+    ``min_rel_score``: the server's ``MIN_REL_SCORE``."""
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
     hinted, related = hints
@@ -242,15 +244,14 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hin
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if g and parse_pairs(g.text)]
     if not with_pairs:
         return {}
-    rel_trie = gen.trie(RELEVANCE_OUTPUTS, chain=False)
-    rels = gen.generate("relevance", [relevance_source(doc.title, s, hinted, related, text) for s, _, _ in with_pairs],
-                        [rel_trie] * len(with_pairs), 1)
+    rels = relate(gen, [relevance_source(doc.title, s, hinted, related, text) for s, _, _ in with_pairs],
+                  len(with_pairs), min_rel_score)
     best: dict[str, tuple[float, str]] = {}
-    for (sentence, g, pairs), rel in zip(with_pairs, rels):
-        if rel.text != RELATED:
+    for (sentence, g, pairs), (is_related, rel_score) in zip(with_pairs, rels):
+        if not is_related:
             continue
         for theme, stock in pairs:
-            score = g.score + rel.score
+            score = g.score + rel_score
             if stock not in best or score > best[stock][0]:
                 best[stock] = (score, theme)
     return {stock: theme for stock, (_, theme) in best.items()}
@@ -290,7 +291,7 @@ def load_model(model_dir: Path, backend: str) -> T5Generator:
 
 def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, limit: int | None = None,
                    beams: int = 4, relevance_limit: int = 2000, errors_out: Path | None = None,
-                   backend: str = Backend.TRANSFORMERS.value) -> dict:
+                   backend: str = Backend.TRANSFORMERS.value, min_rel_score: float = DEFAULT_MIN_REL_SCORE) -> dict:
     """Scores of every system on every dev set (and relevance accuracies when a model is given)."""
     themes = ThemeList.load(themes_path)
     matcher = TfidfMatcher(themes)
@@ -317,7 +318,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
                 scores["t5"].add(doc, by_stock(out["t5_result"]))
                 scores["theme_inference"].add(doc, by_stock(out["result"]))
             if "inference" in scores:
-                scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints))
+                scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints, min_rel_score))
             if doc.second is not None:  # of its themes, one the first reader gave too, if any
                 second = {s: next((t for t in ts if t in doc.gold.get(s, ())), ts[0]) for s, ts in doc.second.items()}
                 scores.setdefault("second_reader", Score()).add(doc, second)
@@ -367,12 +368,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--errors", type=Path, help="write each system's wrong and missed stocks here")
     parser.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.TRANSFORMERS.value,
                         help="ctranslate2 reads the converted copy <model>-ct2 (`make ct2`)")
+    parser.add_argument("--min_rel_score", type=float, default=DEFAULT_MIN_REL_SCORE,
+                        help="/inference keeps a sentence whose related score is this or more (the server's "
+                             "MIN_REL_SCORE); 0: the relevance model's answer alone")
     args = parser.parse_args(argv)
     for path in (args.out, args.errors):  # fail now, not after minutes of scoring
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
     results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors,
-                             backend=args.backend)
+                             backend=args.backend, min_rel_score=args.min_rel_score)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(markdown_table(results))

@@ -208,6 +208,31 @@ def test_inference_relates_a_sentence_to_what_the_title_s_article_is_about(serve
     assert post(server, "/relevance", json={"title": title, "body": sentence}).json()["result_text"] == "unrelated"
 
 
+WRAP_TITLE = "코스피, 외국인 순매수에 2600선 회복…코스닥은 약보합"
+WRAP_BODY = ("코스피가 외국인 순매수에 힘입어 2600선을 회복했다. 개인은 2000억원어치를 팔았다. "
+             "로봇주 가운데 레인보우로보틱스(6.1%), 두산로보틱스(4.4%), 휴림로봇(3.3%)이 상승했다. "
+             "원·달러 환율은 1450원에 마감했다.")
+WRAP_LIST = "로봇주 가운데 레인보우로보틱스(6.1%), 두산로보틱스(4.4%), 휴림로봇(3.3%)이 상승했다."
+
+
+@pytest.fixture(scope="module")
+def answer_only_server(run_server, t5_model_dir):
+    """MIN_REL_SCORE=0: /inference keeps only the sentences the relevance model answers related."""
+    return run_server("theme_generation", "THEME_GENERATION", T5_MODEL_DIR=t5_model_dir, MIN_REL_SCORE=0)
+
+
+@shipped_model_only
+def test_inference_keeps_a_sector_list_the_relevance_model_doubts(server, answer_only_server):
+    """A market wrap's list of a sector's movers: the shipped relevance model answers it unrelated to
+    the title, but scores related above MIN_REL_SCORE (-1.0), and readers tie such lists' stocks to
+    the sector (docs/models.md). With MIN_REL_SCORE=0 the list is dropped."""
+    found = [p for p in post(server, "/inference", json={"title": WRAP_TITLE, "body": WRAP_BODY}).json()
+             if p["sentence"] == WRAP_LIST]
+    assert {p["stock"] for p in found} == {"레인보우로보틱스", "두산로보틱스", "휴림로봇"}
+    assert all(-1.0 <= p["rel_score"] < -0.5 for p in found)  # sentences it answers related score about -0.1
+    assert post(answer_only_server, "/inference", json={"title": WRAP_TITLE, "body": WRAP_BODY}).json() == []
+
+
 def test_inference_logs_as_the_guide(server):
     post(server, "/inference", json={"title": TITLE, "body": BODY})
     assert_logged_in_order(server, "[OPENAPI] inference", f"inference title : {TITLE}",

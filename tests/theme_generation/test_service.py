@@ -19,9 +19,10 @@ from theme_generation.service import GenerationService
 class ScriptedT5:
     """``generate`` answers the first allowed output (generation) or by a rule (relevance)."""
 
-    def __init__(self, unrelated_word: str = "") -> None:
+    def __init__(self, unrelated_word: str = "", related_score: float = -2.0) -> None:
         self.calls: list[tuple[str, int]] = []
         self.unrelated_word = unrelated_word
+        self.related_score = related_score  # of ``related``, when it is the only answer allowed
         self.meta: dict = {}  # no theme_model.json: the plain inputs
 
     def trie(self, outputs: list[str], chain: bool) -> tuple[str, ...]:
@@ -29,6 +30,8 @@ class ScriptedT5:
 
     def generate(self, task, sources, allowed, num_beams=4):
         self.calls.append((task, len(sources)))
+        if task == "relevance" and allowed[0] == (RELATED,):
+            return [Generation(RELATED, self.related_score) for _ in sources]
         if task == "relevance":
             return [Generation(UNRELATED if self.unrelated_word and self.unrelated_word in s else RELATED, -0.0004)
                     for s in sources]
@@ -75,7 +78,27 @@ def test_inference_keeps_related_pairs_in_sentence_order(matcher, splitter):
     for r in result:
         assert list(r) == ["theme", "stock", "score", "gen_score", "rel_score", "sentence"]
         assert (r["gen_score"], r["rel_score"], r["score"]) == (-0.124, -0.0, -0.124)
-    assert relevance.calls == [("relevance", 3)]  # the sentence naming no stock is not asked about
+    # the sentence naming no stock is not asked about; the one answered unrelated is asked again for
+    # its related score (-2.0: below MIN_REL_SCORE)
+    assert relevance.calls == [("relevance", 3), ("relevance", 1)]
+
+
+@pytest.mark.parametrize("related_score, min_rel_score, kept", [
+    (-0.7, -1.0, True),    # answered unrelated, but related scores at least MIN_REL_SCORE
+    (-1.2, -1.0, False),
+    (-0.7, 0.0, False),    # 0: the model's answer alone
+])
+def test_inference_keeps_a_sentence_whose_related_score_reaches_the_minimum(matcher, splitter, related_score,
+                                                                            min_rel_score, kept):
+    relevance = ScriptedT5(unrelated_word="HMM", related_score=related_score)
+    service = make_service(matcher, splitter, ScriptedT5(), relevance, min_rel_score=min_rel_score)
+    result = service.inference("해운 운임 급등", "HMM이 해운 운임을 올렸다. LG에너지솔루션이 배터리 공장을 지었다.")
+    hmm = [(r["stock"], r["rel_score"], r["score"]) for r in result if r["stock"] == "HMM"]
+    assert hmm == ([("HMM", related_score, round(-0.1236 + related_score, 3))] if kept else [])
+    assert [r["stock"] for r in result if r["stock"] != "HMM"] == ["LG에너지솔루션"]
+    # only the sentence answered unrelated is asked again, and only when the minimum is below 0
+    assert relevance.calls == [("relevance", 2)] + ([("relevance", 1)] if min_rel_score < 0 else [])
+    assert service.relevance("해운", "HMM이 올랐다.")["result_text"] == UNRELATED  # /relevance: the model's answer
 
 
 def test_relevance_answers_the_contract_shape(matcher, splitter):
