@@ -27,6 +27,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper counts only
    where a sentence names it without the marks of where something was said, shown or signed
    (``VENUE_MARKS``: ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
+5. **Comparables** (``PEER_MARKS``): no stock counts in a sentence naming it as the yardstick of
+   another company's valuation (``비교기업으로는 티에스이, 제이티, 엔시스를 선정했다``).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
@@ -99,11 +101,15 @@ SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|(?<!시장 )(?<!시장)(?:추정|예상|전망)치"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
+    r"|(?:상향|하향)\s?조정했|(?:상향|하향)했|원(?:을|를|으로)\s?제시"  # a call: ``100만원으로 상향했다``
 )
 # Listed publishers and broadcasters, which news names as where something was said, shown or reported
 # (``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, a signature: ``한국경제TV 김채영입니다``), marked so.
 PUBLISHERS = frozenset({"한국경제TV", "아시아경제", "YTN", "SBS", "iMBC", "디지틀조선", "KNN", "티비씨"})
 VENUE_MARKS = re.compile(r"출연|인터뷰|방송|영상|기자|입니다|※|보도|취재|[<《〈]")
+# A sentence naming listed companies as the yardstick of another's valuation (an IPO's comparables,
+# ``비교기업으로는 티에스이, 제이티, …을 선정했다``) names none of them as a subject.
+PEER_MARKS = re.compile(r"비교\s?(?:기업|회사|대상\s?기업)|유사\s?기업|피어\s?그룹")
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)
 # or a photo credit, anywhere in the sentence; a person's department or former employer, right after
 # the name (``정효영 미래에셋증권 연금컨설팅본부 본부장``, ``NH투자증권 대표를 상임고문으로``).
@@ -241,9 +247,16 @@ class StockFinder:
             return False
         if is_source_firm(stock):
             return _named_as_subject(mention.names, text, title)
-        if stock in PUBLISHERS:
-            return any(_names(mention.names, s) and not VENUE_MARKS.search(s) for s in split_sentences(text))
+        if stock in PUBLISHERS and not _named_outside(mention.names, text, VENUE_MARKS):
+            return False
+        return _named_outside(mention.names, text, PEER_MARKS)
+
+
+def _named_outside(names: set[str], text: str, marks: re.Pattern) -> bool:
+    """Whether a sentence of ``text`` (which names one of ``names``) names it and has none of ``marks``."""
+    if not marks.search(text):
         return True
+    return any(_names(names, s) and not marks.search(s) for s in split_sentences(text))
 
 
 def is_source_firm(stock: str) -> bool:

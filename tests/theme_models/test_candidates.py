@@ -90,6 +90,25 @@ def test_a_publisher_named_as_the_venue_is_not_a_mention(matcher, sentence, expe
     assert found(matcher, sentence) == expected
 
 
+@pytest.mark.parametrize("sentence, expected", [
+    ("비교기업으로는 삼성전자, SK하이닉스, 툴젠을 선정했다.", []),
+    ("공모가 산정을 위한 유사 기업으로 삼성전자를 골랐다.", []),
+    ("피어그룹에는 SK하이닉스가 들어갔다. SK하이닉스는 HBM 공급을 늘렸다.", ["SK하이닉스"]),  # named again
+    ("삼성전자는 비교적 적은 투자로 반도체 점유율을 지켰다.", ["삼성전자"]),                  # 비교적: no mark
+])
+def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, expected):
+    assert found(matcher, sentence) == expected
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("지난달에는 대신증권이 100만원으로 상향 조정했다.", []),
+    ("대신증권은 120만원을 제시했다.", []),
+    ("대신증권이 배당을 늘렸다.", ["대신증권"]),
+])
+def test_a_brokerage_s_call_marks_it_as_the_source(matcher, sentence, expected):
+    assert found(matcher, sentence) == expected
+
+
 def test_brokerage_quoted_as_source_is_not_a_mention(matcher):
     quoted = "홍길동 대신증권 연구원은 반도체 업황이 좋다고 분석했다."
     assert found(matcher, quoted) == []
