@@ -138,6 +138,7 @@ _ENDINGS = sorted({
     "이라는", "라는", "이라고", "라고", "에선", "와도", "과도", "로서", "로써", "으로서", "으로써", "는데", "인데",
 }, key=len, reverse=True)
 _HANGUL_RUN = re.compile(r"[가-힣株]+")
+_PREFERRED = re.compile(r"우[은는이가을를의와과도에로]?")  # a preferred share, with a particle (not 우려, 우주)
 _WORD_CHAR = re.compile(r"[가-힣A-Za-z0-9&]")
 _CODE_AFTER = re.compile(r"\s*\(\s*(\d{6})")  # a KRX code after a name: 툴젠(199800)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[다요죠]\.)(?=[^\s\d.,'\"’”)\]])|\s*\n\s*")
@@ -234,8 +235,8 @@ class StockFinder:
         if text[end - 1].isascii() and text[end - 1].isalnum() and rest[:1].isascii() and rest[:1].isalnum():
             return False
         run = _HANGUL_RUN.match(rest)
-        # 우 alone marks a preferred share (삼성화재우, LG화학우(051915)): market wraps list it as the company
-        return run is None or _is_endings(run.group()) or run.group() == "우"
+        # 우 marks a preferred share (삼성화재우, LG화학우(051915), 덕성우는): market wraps list it as the company
+        return run is None or _is_endings(run.group()) or _PREFERRED.fullmatch(run.group()) is not None
 
     def _counts(self, mention: Mention, text: str, context: str, title: str) -> bool:
         stock = mention.stock

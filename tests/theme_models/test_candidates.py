@@ -60,6 +60,7 @@ def found(matcher, text, **kw):
     ("삼성전자우(+2.1%)도 올랐다.", ["삼성전자"]),                     # a preferred share
     ("삼성전자우(005935)도 올랐다.", ["삼성전자"]),
     ("삼성전자우주 사업을 한다.", []),
+    ("삼성전자우는 2.1% 올랐다.", ["삼성전자"]),                         # ... with a particle
     ("삼성전자우려가 커졌다.", []),
 ])
 def test_mentions(matcher, text, expected):
