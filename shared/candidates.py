@@ -16,7 +16,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    ``DB`` — see ``AMBIGUOUS_NAMES`` and ``GROUP_NAMES``; any name of one or two Hangul syllables or of
    three or fewer Latin letters, unless listed in ``DISTINCTIVE_SHORT_NAMES``) count only with evidence
    that the company is meant: its KRX code beside it (``대상(001680)``), ``(주)``/``㈜``, ``대상 주가``
-   or ``대상株``, or a title that opens with it and a comma (``영풍, 고려아연 … 가처분 신청``).
+   or ``대상株``, or a title (or a clause of it) that opens with it and a comma (``영풍, 고려아연 …
+   가처분 신청``, ``매출 올랐는데…NHN, 티메프 피해에``).
 3. **Brokerages and data vendors quoted as a source** (``대신증권 연구원은``, ``... 미래에셋증권 자료``) do not count:
    a brokerage that signs the title (``…긍정적-유안타``) or whose call the title quotes
    (``LS證 “…목표가도 상향”``) is the source throughout its article; any other stock whose name
@@ -24,10 +25,10 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives brokerages in
    others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit; ``PERSON_ROLES``,
    right after the name: a person's department or former employer).
-4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper counts only
-   where a sentence names it without the marks of where something was said, shown or signed
-   (``VENUE_MARKS``: ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
-5. **Comparables** (``PEER_MARKS``): no stock counts in a sentence naming it as the yardstick of
+4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper does not
+   count where news names it as where something was said, shown or signed (``VENUE_AFTER``:
+   ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
+5. **Comparables** (``PEER_MARKS``): no stock counts after the words that name the yardstick of
    another company's valuation (``비교기업으로는 티에스이, 제이티, 엔시스를 선정했다``).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
@@ -95,20 +96,23 @@ DISTINCTIVE_SHORT_NAMES = frozenset({
 })
 # Firms that news quotes as a data source far more often than it writes about them.
 SOURCE_FIRMS = frozenset({"에프앤가이드", "NICE평가정보", "한국기업평가", "NICE"})
+_PRICE = r"\d[\d,.]*\s?만\s?[\d,.]*\s?원"  # a share price in 만원: 100만원, 4만4000원 (not a dividend's 1200원)
 # Words that mark a sentence as quoting an analyst or a data source rather than being about the firm
 # (an estimate, but not the market's: a brokerage's results beat ``시장 예상치``).
 SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|(?<!시장 )(?<!시장)(?:추정|예상|전망)치"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
-    r"|(?:상향|하향)\s?조정했|(?:상향|하향)했|원(?:을|를|으로)\s?제시"  # a call: ``100만원으로 상향했다``
-)
-# Listed publishers and broadcasters, which news names as where something was said, shown or reported
-# (``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, a signature: ``한국경제TV 김채영입니다``), marked so.
+    rf"|{_PRICE}(?:으로|을|를)?\s?(?:각각\s?)?(?:상향|하향|제시|올렸|올려|내렸|낮췄|낮춰)|기존\s?{_PRICE}에서"
+)  # ... and a price call: ``100만원으로 상향 조정했다``, ``기존 3만9000원에서 5만원으로``
+# Listed publishers and broadcasters, which news names as where something was said, shown or reported:
+# what follows the name (``한국경제TV에 출연한``, ``한국경제TV에서 양 팀장은``, ``아시아경제와의 인터뷰``,
+# ``YTN 보도``, ``한국경제TV <투자의 재발견>``, a signature: ``한국경제TV 김채영입니다``, ``… 김민수 기자``),
+# or ``※`` before it.
 PUBLISHERS = frozenset({"한국경제TV", "아시아경제", "YTN", "SBS", "iMBC", "디지틀조선", "KNN", "티비씨"})
-VENUE_MARKS = re.compile(r"출연|인터뷰|방송|영상|기자|입니다|※|보도|취재|[<《〈]")
-# A sentence naming listed companies as the yardstick of another's valuation (an IPO's comparables,
-# ``비교기업으로는 티에스이, 제이티, …을 선정했다``) names none of them as a subject.
+VENUE_AFTER = re.compile(r"에\s?출연|에서\s|(?:와|과)의?\s?인터뷰|\s?보도|\s*[<《〈]|\s+\S+\s?기자|\s+\S+입니다")
+# Listed companies named after these in a sentence are the yardstick of another's valuation (an IPO's
+# comparables, ``비교기업으로는 티에스이, 제이티, …을 선정했다``), not its subjects.
 PEER_MARKS = re.compile(r"비교\s?(?:기업|회사|대상\s?기업)|유사\s?기업|피어\s?그룹")
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)
 # or a photo credit, anywhere in the sentence; a person's department or former employer, right after
@@ -248,16 +252,27 @@ class StockFinder:
             return False
         if is_source_firm(stock):
             return _named_as_subject(mention.names, text, title)
-        if stock in PUBLISHERS and not _named_outside(mention.names, text, VENUE_MARKS):
-            return False
-        return _named_outside(mention.names, text, PEER_MARKS)
+        return _named_outside_roles(mention, text)
 
 
-def _named_outside(names: set[str], text: str, marks: re.Pattern) -> bool:
-    """Whether a sentence of ``text`` (which names one of ``names``) names it and has none of ``marks``."""
-    if not marks.search(text):
+def _named_outside_roles(mention: Mention, text: str) -> bool:
+    """Whether ``text`` names the stock once at least outside the roles news gives companies in other
+    stories (rules 4 and 5): a publisher as the venue (``VENUE_AFTER``), any company after
+    ``PEER_MARKS`` in its sentence (a comparable)."""
+    publisher = mention.stock in PUBLISHERS
+    if not publisher and not PEER_MARKS.search(text):
         return True
-    return any(_names(names, s) and not marks.search(s) for s in split_sentences(text))
+    for sentence in split_sentences(text):
+        peers = PEER_MARKS.search(sentence)
+        for name in mention.names:
+            for match in re.finditer(re.escape(name), sentence):
+                start, end = match.span()
+                if not StockFinder._whole_word(sentence, start, end) or (peers and peers.start() < start):
+                    continue
+                if publisher and (VENUE_AFTER.match(sentence, end) or re.search(r"※\s*$", sentence[:start])):
+                    continue
+                return True
+    return False
 
 
 def is_source_firm(stock: str) -> bool:
@@ -281,9 +296,9 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
     (``율촌(3.88%)``, ``대상(+1.2%)``), a brokerage's call on it (``HD현대에 대해 투자의견 매수``), the
     name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``), or the
     name as the subject of the title, ``text``'s first line (``_title_subject``)."""
-    n = re.escape(name)
-    if _title_subject(n, text.partition("\n")[0]):
+    if _title_subject(name, text.partition("\n")[0]):
         return True
+    n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
     move = rf"|{n}우?\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"  # 우: its preferred share's move
     call = rf"|{n}(?:에 대해|에 대한|의)\s?(?:투자의견|목표\s?주?가(?!격))"
@@ -294,11 +309,13 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
 
 
 def _title_subject(name: str, title: str) -> bool:
-    """Whether a title opens with the name (``name``: escaped), or a clause of it does (after ``…``, a
-    quote mark or a bracket), followed by a comma: the headline form of a company's own news
-    (``영풍, 고려아연 임시주총 효력정지 가처분 신청``, ``매출 올랐는데…NHN, 티메프 피해에``, ``"효성, …
-    최대 수혜"-iM``). Not after ``·``: ``삼성·한화, 3.7兆 규모 잇단 인수`` names groups."""
-    return re.search(rf"(?:^|[…\]」』\"'“”‘’]\s*){name},", title) is not None
+    """Whether a title opens with the name, or a clause of it does (after ``…`` or ``...``, a quote
+    mark or a closing bracket: ``(종합) 영풍,``), followed by a comma: the headline form of a company's
+    own news (``영풍, 고려아연 임시주총 효력정지 가처분 신청``, ``매출 올랐는데…NHN, 티메프 피해에``,
+    ``"효성, … 최대 수혜"-iM``). Not in a list of names (``LG, 한화, 삼성 총수 회동``) nor after ``·``
+    (``삼성·한화, 3.7兆 규모 잇단 인수``): those name groups."""
+    start = r"(?:^|(?:[…\])」』\"'“”‘’]|\.\.\.)\s*)"
+    return re.search(rf"{start}{re.escape(name)},(?!\s*[^\s,]{{1,6}},)", title) is not None
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:

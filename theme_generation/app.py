@@ -9,7 +9,7 @@ from flask import Flask
 from shared.api import make_api
 from shared.backends import GENERATOR_DEFAULTS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
-from shared.config import load_config, warn_unread_environment
+from shared.config import ConfigError, load_config, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import serve
 from shared.t5 import T5Generator
@@ -63,6 +63,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then models, splitter and theme list (once), then the API."""
     config = load_config(DEFAULTS, "THEME_GENERATION", overrides)
     warn_unread_environment(DEFAULTS, "THEME_GENERATION")
+    if config["MIN_REL_SCORE"] > 0:
+        raise ConfigError(f"THEME_GENERATION_MIN_REL_SCORE={config['MIN_REL_SCORE']}: a log-probability, "
+                          "0 or below (0: the relevance model's answers alone)")
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     generator, relevance = load_models(config)

@@ -14,8 +14,9 @@ Systems (what each endpoint would answer):
   the dictionary's theme when the dictionary found that stock too, else the T5's; then the dictionary's
   stocks the T5 left out that the candidate rules tie to a theme.
 - ``inference``: ``/inference`` — the generate task on every sentence (title first), then relevance
-  of each sentence with pairs to the title; unrelated sentences dropped. A stock's theme is that of
-  its best-scored pair (``gen_score + rel_score``).
+  of each sentence with pairs to the title; unrelated sentences dropped (as the server decides:
+  ``theme_generation.service.relate``, ``--min_rel_score``). A stock's theme is that of its
+  best-scored pair (``gen_score + rel_score``).
 - ``second_reader`` (naver-judged-7 and -8 only): another blind reader's labels of the same articles
   (``data/naver_judged_2025_second.csv``), each stock with one of its themes the first reader gave
   too, if any — how far two readers following the same instructions agree.

@@ -13,7 +13,7 @@ from shared.candidates import RELATED, UNRELATED
 from shared.t5 import Generation
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeEntry, ThemeList
-from theme_generation.service import GenerationService
+from theme_generation.service import GenerationService, relate
 
 
 class ScriptedT5:
@@ -84,9 +84,10 @@ def test_inference_keeps_related_pairs_in_sentence_order(matcher, splitter):
 
 
 @pytest.mark.parametrize("related_score, min_rel_score, kept", [
-    (-0.7, -1.0, True),    # answered unrelated, but related scores at least MIN_REL_SCORE
-    (-1.2, -1.0, False),
-    (-0.7, 0.0, False),    # 0: the model's answer alone
+    (-0.5, -0.6, True),    # answered unrelated, but related scores at least MIN_REL_SCORE
+    (-0.6, -0.6, True),    # ... exactly
+    (-0.7, -0.6, False),
+    (-0.5, 0.0, False),    # 0: the model's answer alone
 ])
 def test_inference_keeps_a_sentence_whose_related_score_reaches_the_minimum(matcher, splitter, related_score,
                                                                             min_rel_score, kept):
@@ -129,3 +130,14 @@ def test_tries_are_built_once_per_candidate_set(matcher, splitter):
     service.generation("배터리와 해운", "LG에너지솔루션이 올랐다. LG에너지솔루션이 내렸다. HMM이 올랐다.")
     info = service._trie.cache_info()
     assert (info.misses, info.hits) == (2, 1)
+
+
+def test_relate_asks_again_only_for_the_inputs_answered_unrelated_and_only_below_0():
+    model = ScriptedT5(unrelated_word="HMM", related_score=-0.3)
+    assert relate(model, [], 16, -0.6) == []
+    assert model.calls == []
+    assert relate(model, ["LG 배터리"], 16, -0.6) == [(True, -0.0004)]  # nothing answered unrelated
+    assert relate(model, ["HMM 해운", "LG 배터리"], 16, None) == [(False, -0.0004), (True, -0.0004)]
+    assert model.calls == [("relevance", 1), ("relevance", 2)]
+    assert relate(model, ["HMM 해운", "LG 배터리"], 16, -0.6) == [(True, -0.3), (True, -0.0004)]
+    assert model.calls[2:] == [("relevance", 2), ("relevance", 1)]

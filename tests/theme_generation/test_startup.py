@@ -30,6 +30,12 @@ def test_a_bad_setting_stops_start_up(tmp_path):
     assert "THEME_GENERATION_MAX_SENTENCES='many': expected an integer" in done.stdout + done.stderr
 
 
+def test_a_positive_min_rel_score_stops_start_up(tmp_path):
+    done = _start(tmp_path, MIN_REL_SCORE="0.5")
+    assert done.returncode != 0
+    assert "THEME_GENERATION_MIN_REL_SCORE=0.5: a log-probability, 0 or below" in done.stdout + done.stderr
+
+
 def test_one_model_directory_named_twice_is_loaded_once(monkeypatch, tmp_path):
     loaded = []
 

@@ -71,7 +71,9 @@ def test_mentions(matcher, text, expected):
     ("영풍, 고려아연 임시주총 효력정지 가처분 신청", ["영풍"]),             # the headline's subject
     ("매출 올랐는데…영풍, 작년 적자 전환", ["영풍"]),                     # ... of its second clause
     ('"영풍, 아연 가격 반등에 수혜"-iM', ["영풍"]),
+    ("(종합) 영풍, 작년 적자 전환", ["영풍"]),
     ("고려아연·영풍, 나란히 하락", []),                                   # two names, as groups are listed
+    ("영풍, 한화, 삼성 총수 회동", []),                                    # a list of names
     ("바람이 영풍, 물결이 잔잔", []),                                     # not the title's start
 ])
 def test_a_title_opening_with_an_ambiguous_name_and_a_comma_names_the_company(matcher, title, expected):
@@ -85,7 +87,9 @@ def test_a_title_opening_with_an_ambiguous_name_and_a_comma_names_the_company(ma
     ("31일 한국경제TV에 출연한 김 부장은 반등을 점쳤다.", []),
     ("전체 내용은 한국경제TV <투자의 재발견> 영상에서 확인할 수 있습니다.", []),
     ("지금까지 한국경제TV 김채영입니다.", []),
+    ("※ 한국경제TV는 신뢰할 수 있는 정보를 전합니다.", []),
     ("한국경제TV 주가가 광고 매출 증가에 올랐다.", ["한국경제TV"]),        # written about
+    ("한국경제TV는 3분기 방송 광고 매출이 늘었다.", ["한국경제TV"]),       # ... its business's words
 ])
 def test_a_publisher_named_as_the_venue_is_not_a_mention(matcher, sentence, expected):
     assert found(matcher, sentence) == expected
@@ -96,6 +100,7 @@ def test_a_publisher_named_as_the_venue_is_not_a_mention(matcher, sentence, expe
     ("공모가 산정을 위한 유사 기업으로 삼성전자를 골랐다.", []),
     ("피어그룹에는 SK하이닉스가 들어갔다. SK하이닉스는 HBM 공급을 늘렸다.", ["SK하이닉스"]),  # named again
     ("삼성전자는 비교적 적은 투자로 반도체 점유율을 지켰다.", ["삼성전자"]),                  # 비교적: no mark
+    ("삼성전자는 유사 기업 대비 저평가돼 있다.", ["삼성전자"]),                              # before the mark
 ])
 def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, expected):
     assert found(matcher, sentence) == expected
@@ -104,7 +109,9 @@ def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, exp
 @pytest.mark.parametrize("sentence, expected", [
     ("지난달에는 대신증권이 100만원으로 상향 조정했다.", []),
     ("대신증권은 120만원을 제시했다.", []),
+    ("대신증권은 기존 3만9000원에서 4만4000원으로 올렸다.", []),
     ("대신증권이 배당을 늘렸다.", ["대신증권"]),
+    ("대신증권이 배당금을 주당 1200원으로 상향했다.", ["대신증권"]),       # not a price call
 ])
 def test_a_brokerage_s_call_marks_it_as_the_source(matcher, sentence, expected):
     assert found(matcher, sentence) == expected
