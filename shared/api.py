@@ -122,12 +122,22 @@ class _Request(Request):
 def uploaded_file(what: str, example: str):
     """The one file of the multipart field ``file``: a 400 naming the fix when there is none (``example``:
     the curl command) or more than one (which was meant is not ours to guess)."""
+    if encoding := _content_encoding():
+        raise BadUpload(f"The upload is compressed (Content-Encoding: {encoding}): send it uncompressed "
+                        f"({example}).", 415)
     uploads = request.files.getlist("file")
     if not uploads:
         raise BadUpload(f"No file: send the CSV as the multipart form field 'file' ({example}).")
     if len(uploads) > 1:
         raise BadUpload(f"{len(uploads)} files in the field 'file': send one {what} per upload.")
     return uploads[0]
+
+
+def _content_encoding() -> str:
+    """The request's ``Content-Encoding`` other than ``identity``: the servers read bodies as sent, so a
+    compressed one is refused with 415 naming the fix rather than read as a JSON or form error."""
+    encoding = request.headers.get("Content-Encoding", "").strip()
+    return "" if encoding.lower() in ("", "identity") else encoding
 
 
 def text_model(api: Api, names: Iterable[str] = ("title", "body")):
@@ -148,6 +158,9 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     refused with 413 before it is read.
     """
     names = tuple(names)
+    if encoding := _content_encoding():
+        raise InvalidInput({"json": f"The request body is compressed (Content-Encoding: {encoding}): send the "
+                                    "JSON uncompressed."}, 415)
     limit = text_body_limit(max_chars)
     if limit:
         request.max_content_length = limit

@@ -3,10 +3,12 @@
 Clients that stall mid-request are cut off after ``CLIENT_TIMEOUT`` (and only they: slow readers and
 long computations are not); NFD text is answered as its NFC spelling; a text endpoint refuses a body
 larger than ``MAX_TEXT_CHARS`` can need before reading it, a chunked one included; whitespace is not
-text. The servers are real processes on loopback, as everywhere in the suite.
+text; a compressed body is refused as such. The servers are real processes on loopback, as
+everywhere in the suite.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -362,3 +364,25 @@ def test_whitespace_is_not_text(request, server, path):
         r = requests.post(url, json=payload, timeout=60)
         assert (r.status_code, r.json()) == (400, TOO_SHORT), payload
     assert requests.post(url, json={"title": " 툴젠 ", "body": " 유전자 "}, timeout=60).status_code == 200
+
+
+@pytest.mark.parametrize("server, path", [("tc", "/tf_inference"), ("tg", "/relevance"), ("tc", "/upload"),
+                                          ("tg", "/clustering")])
+def test_a_compressed_body_is_a_415_naming_the_fix(request, server, path):
+    """The servers read bodies as sent: a gzip body is refused as such, not as broken JSON or a form
+    without its file. Identity encoding is no compression."""
+    url = request.getfixturevalue(server).url + path
+    if path in ("/upload", "/clustering"):
+        send = {"files": {"file": ("a.csv", gzip.compress(b"theme,stock\n"))}}
+    else:
+        send = {"data": gzip.compress(json.dumps({"title": TITLE, "body": BODY}).encode()),
+                "headers": {"Content-Type": "application/json"}}
+    headers = {**send.pop("headers", {}), "Content-Encoding": "gzip"}
+    answer = requests.post(url, headers=headers, timeout=30, **send)
+    assert answer.status_code == 415, answer.text[:300]
+    message = answer.json().get("error") or answer.json()["errors"]["json"]
+    assert "compressed (Content-Encoding: gzip)" in message and "uncompressed" in message
+    if path == "/relevance":
+        plain = requests.post(url, json={"title": TITLE, "body": BODY}, headers={"Content-Encoding": "identity"},
+                              timeout=30)
+        assert plain.status_code == 200
