@@ -72,6 +72,7 @@ def test_mentions(matcher, text, expected):
     ("매출 올랐는데…영풍, 작년 적자 전환", ["영풍"]),                     # ... of its second clause
     ('"영풍, 아연 가격 반등에 수혜"-iM', ["영풍"]),
     ("(종합) 영풍, 작년 적자 전환", ["영풍"]),
+    ("매출 늘었지만...영풍, 작년 적자 전환", ["영풍"]),
     ("고려아연·영풍, 나란히 하락", []),                                   # two names, as groups are listed
     ("영풍, 한화, 삼성 총수 회동", []),                                    # a list of names
     ("바람이 영풍, 물결이 잔잔", []),                                     # not the title's start
