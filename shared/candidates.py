@@ -24,7 +24,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
    contains ``증권`` counts only in the title, or where a sentence mentions it without the marks of a
    quoted analyst or data source (``SOURCE_MARKS``) and not in a role news gives brokerages in
    others' stories (``BROKER_ROLES``: the underwriter of a deal, a photo credit; ``PERSON_ROLES``,
-   right after the name: a person's department or former employer).
+   right after the name: a person's department or former employer) nor as the subject of its
+   research's view (``ANALYST_LEAD``: ``키움증권은 19일 현대차에 대해``, ``…다고 봤다``).
 4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper does not
    count where news names it as where something was said, shown or signed (``VENUE_AFTER``:
    ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
@@ -118,6 +119,9 @@ PEER_MARKS = re.compile(r"비교\s?(?:기업|회사|대상\s?기업)|유사\s?�
 # or a photo credit, anywhere in the sentence; a person's department or former employer, right after
 # the name (``정효영 미래에셋증권 연금컨설팅본부 본부장``, ``NH투자증권 대표를 상임고문으로``).
 BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=")
+# The brokerage as the subject of its research's view, right after its name: a note's lead (``키움증권은
+# 19일 현대차에 대해``) or its verdict (``키움증권은 … 훼손되지 않았다고 봤다``, ``… 유망 종목으로 꼽았다``).
+ANALYST_LEAD = r"(?:은|는)\s(?:\d{1,2}일\s)?(?:\S+\s){0,2}?\S+에 대해|(?:은|는)\s.*(?:봤다|꼽았다)"
 PERSON_ROLES = r"\S{0,3}\s*(?:출신|(?:\S+\s+){0,2}\S*(?:본부장|팀장|연구위원|고문))"
 # A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
 CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향|최선호|톱픽")
@@ -330,7 +334,7 @@ def _subject_sentences(names: set[str], text: str) -> int:
     """How many sentences of ``text`` write about the brokerage: name it without the marks of a quoted
     source, of a role in another's story, or of its signature."""
     return sum(any(_names({n}, s) and not _signs(n, s) and not re.search(re.escape(n) + PERSON_ROLES, s)
-                   for n in names)
+                   and not re.search(re.escape(n) + ANALYST_LEAD, s) for n in names)
                and not SOURCE_MARKS.search(s) and not BROKER_ROLES.search(s) for s in split_sentences(text))
 
 

@@ -113,6 +113,9 @@ def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, exp
     ("대신증권은 기존 3만9000원에서 4만4000원으로 올렸다.", []),
     ("대신증권이 배당을 늘렸다.", ["대신증권"]),
     ("대신증권이 배당금을 주당 1200원으로 상향했다.", ["대신증권"]),       # not a price call
+    ("대신증권은 19일 삼성전자에 대해 자사주 매입이 끝났다고 밝혔다.", ["삼성전자"]),  # a research note's lead
+    ("대신증권은 반도체 업황이 바닥을 지났다고 봤다.", []),                 # ... and its verdict
+    ("금감원은 19일 대신증권에 대해 제재를 결정했다.", ["대신증권"]),       # the subject of others' action
 ])
 def test_a_brokerage_s_call_marks_it_as_the_source(matcher, sentence, expected):
     assert found(matcher, sentence) == expected
