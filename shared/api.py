@@ -124,7 +124,7 @@ def uploaded_file(what: str, example: str):
     the curl command) or more than one (which was meant is not ours to guess)."""
     if encoding := _content_encoding():
         raise BadUpload(f"The upload is compressed (Content-Encoding: {encoding}): send it uncompressed "
-                        f"({example}).", 415)
+                        f"({example}).")
     uploads = request.files.getlist("file")
     if not uploads:
         raise BadUpload(f"No file: send the CSV as the multipart form field 'file' ({example}).")
@@ -135,7 +135,7 @@ def uploaded_file(what: str, example: str):
 
 def _content_encoding() -> str:
     """The request's ``Content-Encoding`` other than ``identity``: the servers read bodies as sent, so a
-    compressed one is refused with 415 naming the fix rather than read as a JSON or form error."""
+    compressed one is refused with the contract's 400 for a body that is not JSON, naming the fix."""
     encoding = request.headers.get("Content-Encoding", "").strip()
     return "" if encoding.lower() in ("", "identity") else encoding
 
@@ -160,7 +160,7 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     names = tuple(names)
     if encoding := _content_encoding():
         raise InvalidInput({"json": f"The request body is compressed (Content-Encoding: {encoding}): send the "
-                                    "JSON uncompressed."}, 415)
+                                    "JSON uncompressed."})
     limit = text_body_limit(max_chars)
     if limit:
         request.max_content_length = limit

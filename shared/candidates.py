@@ -29,8 +29,8 @@ Which listed names count as a mention of the company (``StockFinder``), in order
 4. **Publishers named as the venue** (``PUBLISHERS``): a listed broadcaster or newspaper does not
    count where news names it as where something was said, shown or signed (``VENUE_AFTER``:
    ``한국경제TV에 출연한``, ``아시아경제와의 인터뷰``, ``한국경제TV 김채영입니다``).
-5. **Comparables** (``PEER_MARKS``): no stock counts after the words that name the yardstick of
-   another company's valuation (``비교기업으로는 티에스이, 제이티, 엔시스를 선정했다``).
+5. **Comparables** (``PEER_MARKS``): no stock, a brokerage neither, counts after the words that name
+   the yardstick of another company's valuation (``비교기업으로는 티에스이, 제이티, 엔시스를 선정했다``).
 
 The allowed answers pair each such stock with those of its member themes that the text evidences
 (``theme_evidence``: a keyword of the theme occurs in the article outside listed names, or, for a
@@ -97,31 +97,33 @@ DISTINCTIVE_SHORT_NAMES = frozenset({
 })
 # Firms that news quotes as a data source far more often than it writes about them.
 SOURCE_FIRMS = frozenset({"에프앤가이드", "NICE평가정보", "한국기업평가", "NICE"})
-_PRICE = r"\d[\d,.]*\s?만\s?[\d,.]*\s?원"  # a share price in 만원: 100만원, 4만4000원 (not a dividend's 1200원)
+_PRICE = r"\d[\d,.]*\s?만\s?[\d,.]*\s?원"  # a price of 만원 or more: 100만원, 4만4000원 (not 1200원)
 # Words that mark a sentence as quoting an analyst or a data source rather than being about the firm
 # (an estimate, but not the market's: a brokerage's results beat ``시장 예상치``).
 SOURCE_MARKS = re.compile(
     r"연구원|애널리스트|센터장|리서치|전략가|이코노미스트|목표\s?주?가|투자의견|보고서|리포트|에 따르면|자료|집계"
     r"|(?<!시장 )(?<!시장)(?:추정|예상|전망)치"
     r"|분석했|전망했|추정했|예상했|내다봤|평가했|진단했|조언했|판단했|지적했"
-    rf"|{_PRICE}(?:으로|을|를)?\s?(?:각각\s?)?(?:상향|하향|제시|올렸|올려|내렸|낮췄|낮춰)|기존\s?{_PRICE}에서"
-)  # ... and a price call: ``100만원으로 상향 조정했다``, ``기존 3만9000원에서 5만원으로``
+    rf"|{_PRICE}(?:으로|을|를)\s?(?:각각\s?)?(?:상향|하향|제시|올렸|올려|내렸|낮췄|낮춰)"
+)  # ... and a price call: ``100만원으로 상향 조정했다``, ``기존 3만9000원에서 5만원으로 올렸다``
 # Listed publishers and broadcasters, which news names as where something was said, shown or reported:
 # what follows the name (``한국경제TV에 출연한``, ``한국경제TV에서 양 팀장은``, ``아시아경제와의 인터뷰``,
-# ``YTN 보도``, ``한국경제TV <투자의 재발견>``, a signature: ``한국경제TV 김채영입니다``, ``… 김민수 기자``),
-# or ``※`` before it.
+# ``YTN 보도``, ``… 취재 결과``, a programme: ``한국경제TV <투자의 재발견>``, ``한국경제TV ‘진짜 주식’``,
+# a signature: ``한국경제TV 김채영입니다``, ``… 김민수 기자``), or ``※`` before it in its sentence.
 PUBLISHERS = frozenset({"한국경제TV", "아시아경제", "YTN", "SBS", "iMBC", "디지틀조선", "KNN", "티비씨"})
-VENUE_AFTER = re.compile(r"에\s?출연|에서\s|(?:와|과)의?\s?인터뷰|\s?보도|\s*[<《〈]|\s+\S+\s?기자|\s+\S+입니다")
+VENUE_AFTER = re.compile(r"(?:\s?방송)?에\s?출연|에서\s|(?:와|과)(?:의|\s?가진)?\s?인터뷰|\s?인터뷰|\s?보도|\s?취재"
+                         r"|\s*[<《〈‘'\"“]|\s+\S+\s?기자|\s+\S+입니다")
 # Listed companies named after these in a sentence are the yardstick of another's valuation (an IPO's
-# comparables, ``비교기업으로는 티에스이, 제이티, …을 선정했다``), not its subjects.
-PEER_MARKS = re.compile(r"비교\s?(?:기업|회사|대상\s?기업)|유사\s?기업|피어\s?그룹")
+# comparables, ``비교기업으로는 티에스이, 제이티, …을 선정했다``), not its subjects (``유사기업 대비`` is no list).
+PEER_MARKS = re.compile(r"(?:비교\s?(?:기업|회사|대상\s?기업)|유사\s?기업|피어\s?그룹)(?:으로는|으로|로는|로|에는|은|는|이|가)\s")
 # Roles in which news names a brokerage in another company's story: arranging its deal (주관사, 인수단)
 # or a photo credit, anywhere in the sentence; a person's department or former employer, right after
 # the name (``정효영 미래에셋증권 연금컨설팅본부 본부장``, ``NH투자증권 대표를 상임고문으로``).
 BROKER_ROLES = re.compile(r"주관(?!적)|인수단|사진\s?=")
-# The brokerage as the subject of its research's view, right after its name: a note's lead (``키움증권은
-# 19일 현대차에 대해``) or its verdict (``키움증권은 … 훼손되지 않았다고 봤다``, ``… 유망 종목으로 꼽았다``).
-ANALYST_LEAD = r"(?:은|는)\s(?:\d{1,2}일\s)?(?:\S+\s){0,2}?\S+에 대해|(?:은|는)\s.*(?:봤다|꼽았다)"
+# The brokerage as the subject of its research's view, right after its name: a note's dated lead
+# (``키움증권은 19일 현대차에 대해``) or its verdict (``키움증권은 … 훼손되지 않았다고 봤다``, ``… 유망 종목으로
+# 꼽았다``; not its own loss, ``… 손실을 봤다``).
+ANALYST_LEAD = r"(?:은|는)\s(?:\d{1,2}일\s(?:\S+\s)?\S+에 대해|.*(?:다고|것으로|으로|라고)\s?(?:봤다|꼽았다))"
 PERSON_ROLES = r"\S{0,3}\s*(?:출신|(?:\S+\s+){0,2}\S*(?:본부장|팀장|연구위원|고문))"
 # A brokerage's call on a stock, as a title quotes it (``LS證 “하나금융, 목표가도 상향”``).
 CALL_MARKS = re.compile(r"목표\s?주?가|투자의견|매수|상향|하향|최선호|톱픽")
@@ -146,6 +148,7 @@ _ENDINGS = sorted({
     "이라는", "라는", "이라고", "라고", "에선", "와도", "과도", "로서", "로써", "으로서", "으로써", "는데", "인데",
 }, key=len, reverse=True)
 _HANGUL_RUN = re.compile(r"[가-힣株]+")
+_CLAUSE_START = r"(?:^|(?:[…\])」』\"'“”‘’]|\.\.\.)\s*)"  # a title's start, or a clause's in it
 _PREFERRED = re.compile(r"우[은는이가을를의와과도에로]?")  # a preferred share, with a particle (not 우려, 우주)
 _WORD_CHAR = re.compile(r"[가-힣A-Za-z0-9&]")
 _CODE_AFTER = re.compile(r"\s*\(\s*(\d{6})")  # a KRX code after a name: 툴젠(199800)
@@ -251,12 +254,29 @@ class StockFinder:
         # a name needs evidence when it is the stock's own and the stock does (LG), or when it is an alias
         # that would by itself (녹십자 does, its alias GC녹십자 not)
         ambiguous = all(needs_evidence(stock) if n == stock else needs_evidence(n) for n in mention.names)
+        headline = context.partition("\n")[0]  # the article's title, when the context is one
         if ambiguous and not any(_has_evidence(n, self.themes.codes.get(stock, ""), context)
-                                 for n in mention.names | {stock}):
+                                 or self._opens_title(n, headline) for n in mention.names | {stock}):
             return False
-        if is_source_firm(stock):
-            return _named_as_subject(mention.names, text, title)
+        if is_source_firm(stock) and not _named_as_subject(mention.names, text, title):
+            return False
         return _named_outside_roles(mention, text)
+
+    def _opens_title(self, name: str, title: str) -> bool:
+        """Whether the title opens with the name, or a clause of it does (after ``…`` or ``...``, a quote
+        mark or a closing bracket: ``(종합) 영풍,``), followed by a comma: the headline form of a
+        company's own news (``영풍, 고려아연 임시주총 효력정지 가처분 신청``, ``매출 올랐는데…NHN, 티메프
+        피해에``, ``"효성, … 최대 수혜"-iM``, ``한화, 한화솔루션 흑자전환으로``). Not when the names are a
+        list (``LG, 한화, 삼성 총수 회동``; a group before another group, ``LG, 한화 총수 회동``), nor after
+        ``·`` (``삼성·한화, 3.7兆 규모 잇단 인수``): those name groups."""
+        for opening in re.finditer(rf"{_CLAUSE_START}{re.escape(name)},\s*", title):
+            after = self._pattern.match(title, opening.end()) if self._pattern else None
+            if after is None:
+                return True
+            if title[after.end():after.end() + 1] not in ",·" and not (name in GROUP_NAMES and
+                                                                      after.group() in GROUP_NAMES):
+                return True
+        return False
 
 
 def _named_outside_roles(mention: Mention, text: str) -> bool:
@@ -273,7 +293,7 @@ def _named_outside_roles(mention: Mention, text: str) -> bool:
                 start, end = match.span()
                 if not StockFinder._whole_word(sentence, start, end) or (peers and peers.start() < start):
                     continue
-                if publisher and (VENUE_AFTER.match(sentence, end) or re.search(r"※\s*$", sentence[:start])):
+                if publisher and (VENUE_AFTER.match(sentence, end) or "※" in sentence[:start]):
                     continue
                 return True
     return False
@@ -298,10 +318,8 @@ def needs_evidence(stock: str) -> bool:
 def _has_evidence(name: str, code: str, text: str) -> bool:
     """The company's code beside the name, ``(주)``/``㈜``, ``주가``/``株``, its price move
     (``율촌(3.88%)``, ``대상(+1.2%)``), a brokerage's call on it (``HD현대에 대해 투자의견 매수``), the
-    name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``), or the
-    name as the subject of the title, ``text``'s first line (``_title_subject``)."""
-    if _title_subject(name, text.partition("\n")[0]):
-        return True
+    name after the kind of company it is (``이차전지 소재 전문기업 광무의``, ``패션기업 F&F가``). (A title
+    opening with the name is evidence too: ``StockFinder._opens_title``.)"""
     n = re.escape(name)
     code_part = rf"|{n}\s*\([^()]{{0,12}}{code}" if code else ""
     move = rf"|{n}우?\s*\(\s*[+-]?\d+(?:\.\d+)?\s*%\s*\)"  # 우: its preferred share's move
@@ -310,16 +328,6 @@ def _has_evidence(name: str, code: str, text: str) -> bool:
         return True
     kinds = re.finditer(rf"(?:(\S+)(?:기업|업체)|제조사)인?\s+{n}(?:[은는이가의와과,·]|\s등)", text)
     return any(kind.group(1) not in GENERIC_KINDS for kind in kinds)
-
-
-def _title_subject(name: str, title: str) -> bool:
-    """Whether a title opens with the name, or a clause of it does (after ``…`` or ``...``, a quote
-    mark or a closing bracket: ``(종합) 영풍,``), followed by a comma: the headline form of a company's
-    own news (``영풍, 고려아연 임시주총 효력정지 가처분 신청``, ``매출 올랐는데…NHN, 티메프 피해에``,
-    ``"효성, … 최대 수혜"-iM``). Not in a list of names (``LG, 한화, 삼성 총수 회동``) nor after ``·``
-    (``삼성·한화, 3.7兆 규모 잇단 인수``): those name groups."""
-    start = r"(?:^|(?:[…\])」』\"'“”‘’]|\.\.\.)\s*)"
-    return re.search(rf"{start}{re.escape(name)},(?!\s*[^\s,]{{1,6}},)", title) is not None
 
 
 def _named_as_subject(names: set[str], text: str, title: str) -> bool:

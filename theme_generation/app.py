@@ -38,7 +38,7 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 200_000,  # title + body; 413 beyond
     "MAX_UPLOAD_BYTES": 256 * 1024 * 1024,  # /clustering CSV
     "CLUSTER_THRESHOLD": DEFAULT_THRESHOLD,
-    "MIN_REL_SCORE": DEFAULT_MIN_REL_SCORE,  # /inference keeps a sentence whose related score is this or more
+    "MIN_REL_SCORE": DEFAULT_MIN_REL_SCORE,  # /inference keeps a sentence answered unrelated if related scores this
     "DEFAULT_THEME_LIST": str(ROOT / "data" / "themes.csv"),
     "SWAGGER": True,
     "CLIENT_TIMEOUT": 30.0,  # seconds a client may pause mid-request, and its headers may take; then 408 (0: off)

@@ -373,6 +373,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="/inference keeps a sentence whose related score is this or more (the server's "
                              "MIN_REL_SCORE); 0: the relevance model's answer alone")
     args = parser.parse_args(argv)
+    if args.min_rel_score > 0:
+        parser.error("--min_rel_score: a log-probability, 0 or below (0: the relevance model's answers alone)")
     for path in (args.out, args.errors):  # fail now, not after minutes of scoring
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -368,9 +368,10 @@ def test_whitespace_is_not_text(request, server, path):
 
 @pytest.mark.parametrize("server, path", [("tc", "/tf_inference"), ("tg", "/relevance"), ("tc", "/upload"),
                                           ("tg", "/clustering")])
-def test_a_compressed_body_is_a_415_naming_the_fix(request, server, path):
-    """The servers read bodies as sent: a gzip body is refused as such, not as broken JSON or a form
-    without its file. Identity encoding is no compression."""
+def test_a_compressed_body_is_a_400_naming_the_fix(request, server, path):
+    """The servers read bodies as sent: a gzip body is the contract's 400 for a body that is not JSON,
+    with a message naming the fix, not "not a JSON object" or "No file". Identity encoding is no
+    compression."""
     url = request.getfixturevalue(server).url + path
     if path in ("/upload", "/clustering"):
         send = {"files": {"file": ("a.csv", gzip.compress(b"theme,stock\n"))}}
@@ -379,7 +380,7 @@ def test_a_compressed_body_is_a_415_naming_the_fix(request, server, path):
                 "headers": {"Content-Type": "application/json"}}
     headers = {**send.pop("headers", {}), "Content-Encoding": "gzip"}
     answer = requests.post(url, headers=headers, timeout=30, **send)
-    assert answer.status_code == 415, answer.text[:300]
+    assert answer.status_code == 400, answer.text[:300]
     message = answer.json().get("error") or answer.json()["errors"]["json"]
     assert "compressed (Content-Encoding: gzip)" in message and "uncompressed" in message
     if path == "/relevance":

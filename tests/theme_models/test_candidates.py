@@ -21,6 +21,7 @@ ENTRIES = [
     ThemeEntry("항공/저가 항공사(LCC)", "티웨이항공", "091810", ("항공", "LCC")),
     ThemeEntry("비철금속", "영풍", "000670", ("아연",)),
     ThemeEntry("미디어(방송/신문)", "한국경제TV", "039340", ("방송",)),
+    ThemeEntry("방위산업/전쟁 및 테러", "한화", "000880", ("방산",)),
 ]
 
 
@@ -74,10 +75,14 @@ def test_mentions(matcher, text, expected):
     ("(종합) 영풍, 작년 적자 전환", ["영풍"]),
     ("매출 늘었지만...영풍, 작년 적자 전환", ["영풍"]),
     ("고려아연·영풍, 나란히 하락", []),                                   # two names, as groups are listed
-    ("영풍, 한화, 삼성 총수 회동", []),                                    # a list of names
+    ("영풍, 대상, 삼성 총수 회동", []),                                    # a list of names
+    ('영풍, "MBK, 약속 지켜라"', ["영풍"]),
+    ("영풍, 결국, 가처분 신청", ["영풍"]),
     ("바람이 영풍, 물결이 잔잔", []),                                     # not the title's start
+    ("영풍, 대상 상대로 소송", ["영풍"]),                                  # a name after it, no list
 ])
 def test_a_title_opening_with_an_ambiguous_name_and_a_comma_names_the_company(matcher, title, expected):
+    """(영풍 before another listed name: ``영풍, 고려아연 …`` is its own news; a group so placed is not.)"""
     body = "영풍은 이사회를 열었다."
     assert found(matcher, article_text(title, body), title=title) == expected
     assert found(matcher, body, context=article_text(title, body)) == expected  # its sentences too
@@ -89,6 +94,10 @@ def test_a_title_opening_with_an_ambiguous_name_and_a_comma_names_the_company(ma
     ("전체 내용은 한국경제TV <투자의 재발견> 영상에서 확인할 수 있습니다.", []),
     ("지금까지 한국경제TV 김채영입니다.", []),
     ("※ 한국경제TV는 신뢰할 수 있는 정보를 전합니다.", []),
+    ("※ 본 기사는 한국경제TV 방송 내용을 정리한 것입니다.", []),
+    ("지난 15일 방송된 한국경제TV ‘진짜 주식 2부’에서는 시장을 짚었다.", []),
+    ("한국경제TV 취재 결과 계약은 미뤄졌다.", []),
+    ("김 대표는 한국경제TV와 가진 인터뷰에서 반등을 점쳤다.", []),
     ("한국경제TV 주가가 광고 매출 증가에 올랐다.", ["한국경제TV"]),        # written about
     ("한국경제TV는 3분기 방송 광고 매출이 늘었다.", ["한국경제TV"]),       # ... its business's words
 ])
@@ -102,6 +111,8 @@ def test_a_publisher_named_as_the_venue_is_not_a_mention(matcher, sentence, expe
     ("피어그룹에는 SK하이닉스가 들어갔다. SK하이닉스는 HBM 공급을 늘렸다.", ["SK하이닉스"]),  # named again
     ("삼성전자는 비교적 적은 투자로 반도체 점유율을 지켰다.", ["삼성전자"]),                  # 비교적: no mark
     ("삼성전자는 유사 기업 대비 저평가돼 있다.", ["삼성전자"]),                              # before the mark
+    ("유사기업 대비 저평가된 삼성전자는 반등했다.", ["삼성전자"]),                            # no list follows
+    ("비교기업으로 대신증권을 선정했다.", []),                                               # a brokerage too
 ])
 def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, expected):
     assert found(matcher, sentence) == expected
@@ -113,8 +124,13 @@ def test_a_company_named_as_a_comparable_is_not_a_mention(matcher, sentence, exp
     ("대신증권은 기존 3만9000원에서 4만4000원으로 올렸다.", []),
     ("대신증권이 배당을 늘렸다.", ["대신증권"]),
     ("대신증권이 배당금을 주당 1200원으로 상향했다.", ["대신증권"]),       # not a price call
+    ("대신증권 주가는 기존 2만원에서 3만원으로 뛰었다.", ["대신증권"]),
     ("대신증권은 19일 삼성전자에 대해 자사주 매입이 끝났다고 밝혔다.", ["삼성전자"]),  # a research note's lead
     ("대신증권은 반도체 업황이 바닥을 지났다고 봤다.", []),                 # ... and its verdict
+    ("대신증권은 이번 사태로 큰 손실을 봤다.", ["대신증권"]),               # its own loss
+    ("대신증권은 전산 장애에 대해 공식 사과했다.", ["대신증권"]),
+    ("금감원은 대신증권이 내부통제 규정을 어겼다고 봤다.", ["대신증권"]),   # another's verdict on it
+    ("업계는 대신증권을 초대형 IB 후보로 꼽았다.", ["대신증권"]),
     ("금감원은 19일 대신증권에 대해 제재를 결정했다.", ["대신증권"]),       # the subject of others' action
 ])
 def test_a_brokerage_s_call_marks_it_as_the_source(matcher, sentence, expected):
@@ -419,3 +435,12 @@ def test_a_sentence_does_not_make_itself_what_the_article_is_about(matcher):
     sentence = "반도체 경기와 반도체 수출, 반도체 투자가 삼성전자를 이끈다."
     article = article_text(title, f"외국인 매도가 이어졌다. {sentence}")
     assert relevance_source(title, sentence, matcher, article=article).startswith("공통: 없음 제목:")
+
+
+def test_a_group_opening_the_title_before_another_group_is_a_list(matcher):
+    title = "LG, 한화 총수 회동"
+    assert found(matcher, article_text(title, "LG는 회동에 참석했다."), title=title) == []
+    title = "LG, 자회사 주가 부진에 목표가 하향"
+    assert found(matcher, article_text(title, "LG는 지주사다."), title=title) == ["LG"]
+    title = "LG, 대상 지분 매각"  # another company's name: its own news
+    assert found(matcher, article_text(title, "LG는 지주사다."), title=title) == ["LG"]
