@@ -1,4 +1,4 @@
-"""theme-eval's naver-judged sets: how the reading labels become gold."""
+"""theme-eval: how the naver-judged sets' reading labels become gold; its options."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +6,7 @@ import csv
 import pytest
 
 from tests.conftest import SHARED_DATA
+from theme_models import evaluate
 from theme_models.data import naver_articles
 from theme_models.evaluate import JUDGED, judged_docs
 
@@ -46,3 +47,11 @@ def test_the_shipped_labels_are_ten_batches_of_all_naver_dev_articles():
     assert len(ids) == 398 == len(list(naver_articles(SHARED_DATA, "dev")))  # each dev article in one batch
     assert all((d.second is not None) == (name in ("naver-judged-7", "naver-judged-8"))
                for name, docs in sets.items() for d in docs)
+
+
+def test_theme_eval_refuses_a_positive_min_rel_score(capsys):
+    """As the server refuses MIN_REL_SCORE above 0, before any model is loaded."""
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--min_rel_score", "0.5"])
+    assert exit_.value.code == 2
+    assert "--min_rel_score: a log-probability, 0 or below" in capsys.readouterr().err
