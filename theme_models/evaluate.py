@@ -235,9 +235,10 @@ def by_stock(pairs: list[dict]) -> dict[str, str]:
 
 
 def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hints: tuple,
-              min_rel_score: float = DEFAULT_MIN_REL_SCORE) -> dict[str, str]:
-    """``hints``: ``shared.related.relevance_hints(gen, matcher)``, what the server gives the model;
-    ``min_rel_score``: the server's ``MIN_REL_SCORE``."""
+              min_rel_score: float = DEFAULT_MIN_REL_SCORE, rel: T5Generator | None = None) -> dict[str, str]:
+    """``rel``: the relevance model, when not ``gen`` (the server's ``REL_MODEL_DIR``); ``hints``:
+    ``shared.related.relevance_hints(rel, matcher)``, what the server gives it; ``min_rel_score``: the
+    server's ``MIN_REL_SCORE``."""
     sentences = [doc.title] + split_sentences(doc.body)
     text = article_text(doc.title, doc.body)
     hinted, related = hints
@@ -245,7 +246,7 @@ def inference(doc: Doc, gen: T5Generator, matcher: TfidfMatcher, beams: int, hin
     with_pairs = [(s, g, parse_pairs(g.text)) for s, g in zip(sentences, gens) if g and parse_pairs(g.text)]
     if not with_pairs:
         return {}
-    rels = relate(gen, [relevance_source(doc.title, s, hinted, related, text) for s, _, _ in with_pairs],
+    rels = relate(rel or gen, [relevance_source(doc.title, s, hinted, related, text) for s, _, _ in with_pairs],
                   len(with_pairs), min_rel_score)
     best: dict[str, tuple[float, str]] = {}
     for (sentence, g, pairs), (is_related, rel_score) in zip(with_pairs, rels):
@@ -292,14 +293,18 @@ def load_model(model_dir: Path, backend: str) -> T5Generator:
 
 def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, limit: int | None = None,
                    beams: int = 4, relevance_limit: int = 2000, errors_out: Path | None = None,
-                   backend: str = Backend.TRANSFORMERS.value, min_rel_score: float = DEFAULT_MIN_REL_SCORE) -> dict:
-    """Scores of every system on every dev set (and relevance accuracies when a model is given)."""
+                   backend: str = Backend.TRANSFORMERS.value, min_rel_score: float = DEFAULT_MIN_REL_SCORE,
+                   rel_model_dir: Path | None = None) -> dict:
+    """Scores of every system on every dev set (and relevance accuracies when a model is given).
+    ``rel_model_dir``: a relevance model apart from ``model_dir`` (the server's ``REL_MODEL_DIR``)."""
     themes = ThemeList.load(themes_path)
     matcher = TfidfMatcher(themes)
     gen = load_model(model_dir, backend) if model_dir else None
     service = classification(gen, matcher, beams) if gen else None
+    rel = load_model(rel_model_dir, backend) if rel_model_dir and gen else gen
     tasks = set(gen.meta.get("tasks", {})) if gen else set()
-    hints = relevance_hints(gen, matcher) if gen else (None, None)
+    rel_tasks = set(rel.meta.get("tasks", {})) if rel else set()
+    hints = relevance_hints(rel, matcher) if rel else (None, None)
     labeller = Labeller(matcher)
     results: dict = {}
     errors: dict = {}
@@ -307,7 +312,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
         scores = {"baseline": Score(), "candidates": Score(), "rules": Score()}
         if gen and "classify" in tasks:
             scores.update(t5=Score(), theme_inference=Score())
-        if gen and {"generate", "relevance"} <= tasks:
+        if gen and "generate" in tasks and "relevance" in rel_tasks:
             scores["inference"] = Score()
         started = time.perf_counter()
         for doc in docs:
@@ -319,7 +324,7 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
                 scores["t5"].add(doc, by_stock(out["t5_result"]))
                 scores["theme_inference"].add(doc, by_stock(out["result"]))
             if "inference" in scores:
-                scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints, min_rel_score))
+                scores["inference"].add(doc, inference(doc, gen, matcher, beams, hints, min_rel_score, rel))
             if doc.second is not None:  # of its themes, one the first reader gave too, if any
                 second = {s: next((t for t in ts if t in doc.gold.get(s, ())), ts[0]) for s, ts in doc.second.items()}
                 scores.setdefault("second_reader", Score()).add(doc, second)
@@ -327,11 +332,11 @@ def evaluate_model(model_dir: Path | None, data_dir: Path, themes_path: Path, li
                          "seconds": round(time.perf_counter() - started, 1)}
         errors[name] = {k: s.errors for k, s in scores.items()}
         logger.info("%s: %s", name, results[name])
-    if gen and "relevance" in tasks:
+    if rel and "relevance" in rel_tasks:
         sts = korsts_pairs(data_dir, ("sts-dev.tsv", "sts-test.tsv"))[:relevance_limit]
         art = relevance_pairs(naver_articles(data_dir, "dev", limit), 3)[:relevance_limit]
-        results["relevance"] = {"korsts": relevance_accuracy(gen, sts, hints),
-                                "naver-dev": relevance_accuracy(gen, art, hints)}
+        results["relevance"] = {"korsts": relevance_accuracy(rel, sts, hints),
+                                "naver-dev": relevance_accuracy(rel, art, hints)}
         logger.info("relevance: %s", results["relevance"])
     if errors_out:
         errors_out.write_text(json.dumps(errors, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -360,6 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="T5 model directory; omit to score the baseline only")
+    parser.add_argument("--rel_model", type=Path,
+                        help="relevance model directory, when not --model (the server's REL_MODEL_DIR)")
     parser.add_argument("--data_dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--themes", type=Path, default=Path("data/themes.csv"))
     parser.add_argument("--limit", type=int,
@@ -373,13 +380,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="/inference keeps a sentence whose related score is this or more (the server's "
                              "MIN_REL_SCORE); 0: the relevance model's answer alone")
     args = parser.parse_args(argv)
+    if args.rel_model and not args.model:
+        parser.error("--rel_model: give --model too (the generator it filters)")
     if args.min_rel_score > 0:
         parser.error("--min_rel_score: a log-probability, 0 or below (0: the relevance model's answers alone)")
     for path in (args.out, args.errors):  # fail now, not after minutes of scoring
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
     results = evaluate_model(args.model, args.data_dir, args.themes, args.limit, args.beams, errors_out=args.errors,
-                             backend=args.backend, min_rel_score=args.min_rel_score)
+                             backend=args.backend, min_rel_score=args.min_rel_score, rel_model_dir=args.rel_model)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(markdown_table(results))

@@ -55,3 +55,10 @@ def test_theme_eval_refuses_a_positive_min_rel_score(capsys):
         evaluate.main(["--min_rel_score", "0.5"])
     assert exit_.value.code == 2
     assert "--min_rel_score: a log-probability, 0 or below" in capsys.readouterr().err
+
+
+def test_theme_eval_refuses_a_relevance_model_without_the_generator(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--rel_model", "models/theme-t5"])
+    assert exit_.value.code == 2
+    assert "--rel_model: give --model too" in capsys.readouterr().err

@@ -137,3 +137,24 @@ def test_a_reader_s_labels_may_replace_the_rules_in_some_tasks_only():
     # a reader of a task not trained labels nothing
     _, summary = build_examples(DATA, matcher, [article], ("classify",), readers=readers, reader_tasks=("generate",))
     assert summary["reader_articles"] == 0
+
+
+def test_relevance_inputs_may_get_the_served_hint_or_none():
+    """--relevance_served gives article pairs /inference's hint (the title's article's subjects count as the
+    title's); --relevance_hint_dropout leaves the hint out, so the model must read title and sentence."""
+    matcher = TfidfMatcher(ThemeList.load(THEMES))
+    articles = list(naver_articles(DATA, "train", 40))
+    plain, _ = build_examples(DATA, matcher, articles, ("relevance",), 2, korsts=False)
+    served, summary = build_examples(DATA, matcher, articles, ("relevance",), 2, korsts=False, relevance_served=1.0)
+    assert summary["relevance_served_hint"] == len(served) == len(plain)
+    assert [e.target for e in served] == [e.target for e in plain]  # the same pairs, other hints
+    texts = {a.title: article_text(a.title, a.body) for a in articles}
+    for e in served:
+        title, sentence = e.source.split(" 제목: ", 1)[1].split(" 문장: ", 1)
+        assert e.source == relevance_source(title, sentence, matcher, None, texts[title])
+    assert sum(a.source != b.source for a, b in zip(served, plain)) > 0  # the article adds to some hints
+    dropped, summary = build_examples(DATA, matcher, articles, ("relevance",), 2, relevance_hint_dropout=1.0)
+    assert summary["relevance_no_hint"] == len(dropped) > len(plain)  # KorSTS pairs too
+    assert all(e.source.startswith("공통: 없음 제목: ") for e in dropped)
+    with pytest.raises(ValueError, match="shares, in"):
+        run(Path("/nonexistent"), 1, "--relevance_hint_dropout", "1.5")
