@@ -749,7 +749,7 @@ def _theme_counts(matcher: TfidfMatcher, text: str) -> Counter[str]:
 
 
 def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = None,
-                     related: RelatedWords | None = None, article: str = "", hint: bool = True) -> str:
+                     related: RelatedWords | None = None, article: str = "") -> str:
     """Title and sentence, after what they share (``공통: ``), the plainest evidence that they are about
     the same thing: the title words the sentence contains and, with the matcher (given to models whose
     ``theme_model.json`` says ``"inputs": "hints"``), the stocks and themes they share
@@ -757,10 +757,7 @@ def relevance_source(title: str, sentence: str, matcher: TfidfMatcher | None = N
     stocks and themes that article is about). When they share none of these, ``related`` (the model's
     related words, when its ``theme_model.json`` names them) may name a title word and a sentence word
     that the news corpus puts close together (``shared.related``). The shipped model was trained on
-    the words alone and reads the rest the same way (docs/models.md). ``hint=False``: none (training
-    inputs that make a model read title and sentence themselves)."""
-    if not hint:
-        return f"공통: {NONE} 제목: {title} 문장: {sentence}"
+    the words alone and reads the rest the same way (docs/models.md)."""
     common = shared_words(title, sentence)
     if matcher is not None:
         common += [s for s in shared_subjects(title, sentence, matcher, article=article) if s not in common]

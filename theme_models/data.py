@@ -21,7 +21,6 @@ from pathlib import Path
 from shared.candidates import (RELATED, UNRELATED, article_text, classify_outputs, classify_source, generate_outputs,
                                generate_source, relevance_source)
 from shared.pairs import NONE, format_pairs
-from shared.related import RelatedWords
 from shared.tfidf import TfidfMatcher
 from theme_models.labels import Labeller
 
@@ -122,9 +121,8 @@ def relevance_pairs(articles: list[Article], per_article: int, seed: int = 0) ->
 def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article], tasks: tuple[str, ...],
                    relevance_per_article: int = 1, none_share: float = 0.02, korsts: bool = True,
                    seed: int = 0, negative_ratio: float = 1.0, readers: dict[str, dict[str, list[str]]] | None = None,
-                   reader_repeat: int = 1, reader_tasks: tuple[str, ...] = ("classify", "generate"),
-                   relevance_served: float = 0.0, relevance_hint_dropout: float = 0.0,
-                   related: RelatedWords | None = None) -> tuple[list[Example], dict]:
+                   reader_repeat: int = 1, reader_tasks: tuple[str, ...] = ("classify", "generate")
+                   ) -> tuple[list[Example], dict]:
     """Examples of the asked tasks and a summary of their label counts.
 
     Generator sentences: every sentence with a labelled pair; sentences that name candidates but
@@ -132,12 +130,7 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
     of the sentences without any candidate (their answer is forced, but the model sees a few).
     ``readers``: article id -> a reader's labels of it (``theme_models.labels``), which replace the
     rules' there in the ``reader_tasks`` (the others keep the rules' labels); its examples of those tasks
-    are given ``reader_repeat`` times.
-
-    Relevance inputs: ``relevance_served`` of the article pairs get the hint ``/inference`` gives them
-    (the ``related`` words, and the title's article, whose subjects count as the title's), the rest the
-    title and sentence's own; ``relevance_hint_dropout`` of all relevance inputs get none (``공통: 없음``),
-    so the model learns to read title and sentence themselves."""
+    are given ``reader_repeat`` times."""
     rng = random.Random(seed)
     labeller = Labeller(matcher)
     examples: list[Example] = []
@@ -188,16 +181,7 @@ def build_examples(data_dir: Path, matcher: TfidfMatcher, articles: list[Article
         pairs = relevance_pairs(articles, relevance_per_article, seed)
         if korsts:
             pairs += korsts_pairs(data_dir, ("sts-train.tsv",), seed)
-        texts = {a.title: article_text(a.title, a.body) for a in articles}
         for title, sentence, label in pairs:
-            if rng.random() < relevance_hint_dropout:
-                source = relevance_source(title, sentence, hint=False)
-                summary["relevance_no_hint"] += 1
-            elif title in texts and rng.random() < relevance_served:  # (KorSTS pairs have no article)
-                source = relevance_source(title, sentence, matcher, related, texts[title])
-                summary["relevance_served_hint"] += 1
-            else:
-                source = relevance_source(title, sentence, matcher)
-            examples.append(Example("relevance", source, label))
+            examples.append(Example("relevance", relevance_source(title, sentence, matcher), label))
             summary[f"relevance_{label}"] += 1
     return examples, dict(summary)

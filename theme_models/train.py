@@ -36,7 +36,6 @@ from shared.themes import ThemeList
 from theme_models.card import write_card
 from theme_models.data import TASKS, Example, build_examples, naver_articles, read_csv, read_labels
 from theme_models.related_words import add_to_model
-from theme_models.related_words import build as build_related
 from theme_models.tokenizer import train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -104,11 +103,6 @@ class DataArguments:
     relevance_max_target_length: int = 4
     relevance_per_article: int = field(default=1, metadata={"help": "Related (and as many unrelated) sentences per title."})
     korsts: bool = field(default=True, metadata={"help": "Add KorSTS pairs to the relevance data."})
-    relevance_served: float = field(default=0.0, metadata={
-        "help": "Share of article relevance pairs given the hint /inference gives (related words, the title's "
-                "article's subjects); the rest get the title and sentence's own."})
-    relevance_hint_dropout: float = field(default=0.0, metadata={
-        "help": "Share of relevance inputs given no hint (공통: 없음), so the model reads title and sentence."})
     reader_labels: Path | None = field(default=None, metadata={
         "help": "A reader's labels of training articles (batch,id,stock,themes,note CSV, e.g. "
                 "data/naver_reader_train_2025.csv): they replace the rules' labels of those articles."})
@@ -137,8 +131,6 @@ class DataArguments:
             for kind in ("source", "target"):
                 if getattr(self, f"{task}_max_{kind}_length") <= 0:
                     raise ValueError(f"--{task}_max_{kind}_length must be positive")
-        if not (0 <= self.relevance_served <= 1 and 0 <= self.relevance_hint_dropout <= 1):
-            raise ValueError("--relevance_served and --relevance_hint_dropout are shares, in [0, 1]")
         if self.max_articles is not None and self.max_articles <= 0:
             raise ValueError("--max_articles must be positive")
 
@@ -388,15 +380,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     readers = ({i: stocks for (_, i), stocks in read_labels(data_args.reader_labels).items()}
                if data_args.reader_labels else None)
-    related = None  # the hint's related words, as /inference reads them (built again beside the model)
-    if "relevance" in data_args.task_list and data_args.relevance_served:
-        related = build_related((f"{a.title}\n{a.body}" for a in articles))
     examples, summary = build_examples(data_args.data_dir, matcher, articles, data_args.task_list,
                                        data_args.relevance_per_article, korsts=data_args.korsts, seed=train_args.seed,
                                        readers=readers, reader_repeat=data_args.reader_repeat,
-                                       reader_tasks=data_args.reader_task_list,
-                                       relevance_served=data_args.relevance_served,
-                                       relevance_hint_dropout=data_args.relevance_hint_dropout, related=related)
+                                       reader_tasks=data_args.reader_task_list)
     summary["build_seconds"] = round(time.perf_counter() - started, 1)
     logger.info("data: %s", summary)
 

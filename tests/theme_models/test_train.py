@@ -79,6 +79,17 @@ def test_evaluation_runs_on_the_model(trained):
     assert "second_reader" in results["naver-judged-7"] and "second_reader" not in results["naver-judged-1"]
 
 
+def test_evaluation_takes_a_relevance_model_apart_from_the_generator(trained, tmp_path):
+    """``theme-eval --rel_model``, as the server's REL_MODEL_DIR: a model without the relevance task
+    scores ``/inference`` with another's."""
+    out, _ = trained
+    run(tmp_path, 2, "--tasks", "generate", "--tokenizer_name", str(out / "export"))
+    alone = evaluate_model(tmp_path, DATA, THEMES, limit=2, beams=1, relevance_limit=8)
+    assert "inference" not in alone["naver-dev"] and "relevance" not in alone
+    paired = evaluate_model(tmp_path, DATA, THEMES, limit=2, beams=1, relevance_limit=8, rel_model_dir=out / "export")
+    assert "inference" in paired["naver-dev"] and paired["relevance"]["naver-dev"]["pairs"] == 8
+
+
 def test_evaluation_runs_on_the_ctranslate2_copy(trained):
     pytest.importorskip("ctranslate2", reason="the CTranslate2 backend is optional")
     from shared.ct2 import convert
@@ -137,24 +148,3 @@ def test_a_reader_s_labels_may_replace_the_rules_in_some_tasks_only():
     # a reader of a task not trained labels nothing
     _, summary = build_examples(DATA, matcher, [article], ("classify",), readers=readers, reader_tasks=("generate",))
     assert summary["reader_articles"] == 0
-
-
-def test_relevance_inputs_may_get_the_served_hint_or_none():
-    """--relevance_served gives article pairs /inference's hint (the title's article's subjects count as the
-    title's); --relevance_hint_dropout leaves the hint out, so the model must read title and sentence."""
-    matcher = TfidfMatcher(ThemeList.load(THEMES))
-    articles = list(naver_articles(DATA, "train", 40))
-    plain, _ = build_examples(DATA, matcher, articles, ("relevance",), 2, korsts=False)
-    served, summary = build_examples(DATA, matcher, articles, ("relevance",), 2, korsts=False, relevance_served=1.0)
-    assert summary["relevance_served_hint"] == len(served) == len(plain)
-    assert [e.target for e in served] == [e.target for e in plain]  # the same pairs, other hints
-    texts = {a.title: article_text(a.title, a.body) for a in articles}
-    for e in served:
-        title, sentence = e.source.split(" 제목: ", 1)[1].split(" 문장: ", 1)
-        assert e.source == relevance_source(title, sentence, matcher, None, texts[title])
-    assert sum(a.source != b.source for a, b in zip(served, plain)) > 0  # the article adds to some hints
-    dropped, summary = build_examples(DATA, matcher, articles, ("relevance",), 2, relevance_hint_dropout=1.0)
-    assert summary["relevance_no_hint"] == len(dropped) > len(plain)  # KorSTS pairs too
-    assert all(e.source.startswith("공통: 없음 제목: ") for e in dropped)
-    with pytest.raises(ValueError, match="shares, in"):
-        run(Path("/nonexistent"), 1, "--relevance_hint_dropout", "1.5")
