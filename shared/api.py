@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Flask, Request, current_app, request
 from flask_restx import Api, fields
@@ -42,6 +42,7 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     app.debug = False  # FLASK_DEBUG=1 in a server's environment would let errors propagate past our handlers
     app.wsgi_app = _guard_body_reads(app.wsgi_app)
     app.request_class = _Request
+    app.log_exception = _quiet_overload(app.log_exception)
     swagger = app.config.get("SWAGGER", True)
     api = Api(version="1.0", title=title, description=description, doc="/docs" if swagger else False)
     # Off means no UI and no spec: doc=False alone still serves /swagger.json, and Api(app, ...) does not
@@ -53,6 +54,16 @@ def make_api(app: Flask, title: str, description: str) -> Api:
     app.register_error_handler(ApiError, lambda e: (e.body, e.status))
     install_api_key(app, app.config.get("API_KEY", ""), app.config.get("API_KEY_FOR_READS", True))
     return api
+
+
+def _quiet_overload(log_exception: Callable) -> Callable:
+    """Flask-RESTX logs every answer of 500 or more through ``app.log_exception``, as an ERROR with a
+    traceback; a 503 for a full queue is no fault of the server's and its WARNING is logged where the
+    queue refuses (``shared.batching``)."""
+    def log(exc_info) -> None:
+        if not isinstance(exc_info[1] if exc_info else None, Overloaded):
+            log_exception(exc_info)
+    return log
 
 
 class _GuardedInput:
