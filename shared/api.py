@@ -72,6 +72,7 @@ class _GuardedInput:
 
     def __init__(self, stream) -> None:
         self._stream = stream
+        self.failed = False  # a read failed: what is left of the body is unknown
 
     def read(self, *args) -> bytes:
         return self._guarded(self._stream.read, *args)
@@ -82,25 +83,45 @@ class _GuardedInput:
     def __iter__(self):
         return iter(self.readline, b"")
 
-    @staticmethod
-    def _guarded(method, *args) -> bytes:
+    def _guarded(self, method, *args) -> bytes:
         try:
             return method(*args)
         except ClientTimeout as exc:  # shared.serve's CLIENT_TIMEOUT: the client stalled mid-body
+            self.failed = True
             logger.warning("the request body stopped arriving: %s", exc)
             raise RequestTimeout(f"The request body did not arrive in time: nothing was received for "
                                  f"{exc.seconds:g} seconds.") from None
         except Exception as exc:
+            self.failed = True
             logger.warning("the request body could not be read: %s", type(exc).__name__)
             raise ClientDisconnected("The request body could not be read: it was cut off, or its chunked "
                                      "encoding is broken.") from None
 
 
+UNREAD_BODY = (408, 413)  # answers that leave the body half read or unread
+
+
 def _guard_body_reads(wsgi_app):
+    """Body read errors as the client's 4xx (``_GuardedInput``). After an answer that leaves the body
+    unread, the connection cannot carry another request: the answer says ``Connection: close``."""
     def app(environ, start_response):
-        environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
-        return wsgi_app(environ, start_response)
+        guarded = environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+
+        def respond(status: str, headers, exc_info=None):
+            if guarded.failed or int(status[:3]) in UNREAD_BODY:
+                _close_after(start_response)
+            return start_response(status, headers, exc_info)
+        return wsgi_app(environ, respond)
     return app
+
+
+def _close_after(start_response: Callable) -> None:
+    """gunicorn decides ``Connection`` itself (an app's own header is dropped as hop-by-hop); its
+    ``start_response`` is a method of its response, whose ``force_close`` makes it ``close``. Under
+    another server (tests' Werkzeug client) there is nothing to do."""
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if force_close is not None:
+        force_close()
 
 
 class _CappedStream(LimitedStream):

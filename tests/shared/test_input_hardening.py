@@ -85,9 +85,13 @@ def stalled_put(server, name: str) -> socket.socket:
     return stall(server, f"PUT /files/{name} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
 
 
-def answer_time(sock: socket.socket) -> tuple[float, int, bytes]:
+def answer_time(sock: socket.socket, closes: bool = False) -> tuple[float, int, bytes]:
+    """``closes``: the answer must say ``Connection: close`` and the server close the connection."""
     started = time.monotonic()
-    status, _, body = read_response(sock)
+    status, headers, body = read_response(sock)
+    if closes:
+        assert headers.get("connection") == "close", headers
+        assert sock.recv(1) == b""
     return time.monotonic() - started, status, body
 
 
@@ -215,8 +219,7 @@ def test_a_stalled_body_on_a_model_server_gets_a_408(tc, path, content_type, sta
     sock = stall(tc, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
                      f"Content-Length: 1000\r\n\r\n{start}")
     with sock:
-        elapsed, status, body = answer_time(sock)
-        assert sock.recv(1) == b""  # and the connection is closed
+        elapsed, status, body = answer_time(sock, closes=True)
     assert status == 408 and elapsed < TC_TIMEOUT + 3, body
     assert json.loads(body) == {"message": "The request body did not arrive in time: nothing was received "
                                            f"for {TC_TIMEOUT} seconds."}
@@ -280,7 +283,7 @@ def test_a_text_body_larger_than_max_text_chars_can_need_is_refused_before_it_is
     sock = connect(request.getfixturevalue(server), timeout=10)
     with sock:
         sock.sendall(json_post(path, length) + b'{"title": "abc", "body": "')  # and nothing more
-        elapsed, status, body = answer_time(sock)
+        elapsed, status, body = answer_time(sock, closes=True)
     assert status == 413 and elapsed < 3, body[:300]
     reply = json.loads(body)
     assert reply["message"] == "Input payload validation failed"
