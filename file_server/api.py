@@ -7,6 +7,7 @@ from urllib.parse import quote
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
@@ -117,7 +118,8 @@ def _download(name: str) -> Response | tuple[dict, int, dict[str, str]]:
         response.cache_control.no_cache = True
         response.headers["X-Content-Type-Options"] = "nosniff"  # an uploaded .html stays a download
         response.headers.set("Content-Disposition", "attachment", **_filename_params(info.name))
-        return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.size)
+        return response.make_conditional(_served_range(request.environ, info.size), accept_ranges=True,
+                                          complete_length=info.size)
     except RequestedRangeNotSatisfiable:  # answered in the store's error shape, not Werkzeug's {"message"}
         file.close()
         return ({"error": f"The requested range is not satisfiable: '{info.name}' is {info.size} bytes."},
@@ -125,6 +127,23 @@ def _download(name: str) -> Response | tuple[dict, int, dict[str, str]]:
     except BaseException:
         file.close()
         raise
+
+
+def _served_range(environ: dict, size: int) -> dict:
+    """The request as the download answers it (RFC 9110 14.1.3, 14.2). Werkzeug refuses with a 416
+    any ``Range`` it does not serve; here only one outside the file is. A ``Range`` that is not one
+    byte range (several ranges, another unit, malformed) is ignored: the whole file, 200. A last-bytes
+    range longer than the file is the whole file, 206."""
+    header = environ.get("HTTP_RANGE")
+    if header is None:
+        return environ
+    parsed = parse_range_header(header)
+    environ = dict(environ)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del environ["HTTP_RANGE"]
+    elif (start := parsed.ranges[0][0]) < 0 and -start > size:
+        environ["HTTP_RANGE"] = "bytes=0-"
+    return environ
 
 
 def _filename_params(name: str) -> dict[str, str]:

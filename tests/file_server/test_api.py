@@ -125,6 +125,20 @@ def test_byte_ranges_and_conditional_requests(store):
     assert requests.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
 
 
+def test_a_range_the_store_does_not_serve_gets_the_whole_file(store):
+    """RFC 9110 14.1.3 and 14.2: several ranges, another unit or a malformed Range are ignored (200); a
+    last-bytes range longer than the file is the whole of it (206). Werkzeug answered all four 416."""
+    name = unique("range") + ".csv"
+    url = f"{store.url}/files/{name}"
+    requests.put(url, data=CSV)
+    for header in ("bytes=0-0,5-9", "items=0-3", "bytes=5-2"):
+        reply = requests.get(url, headers={"Range": header})
+        assert reply.status_code == 200 and reply.content == CSV, header
+    suffix = requests.get(url, headers={"Range": f"bytes=-{len(CSV) + 1000}"})
+    assert suffix.status_code == 206 and suffix.content == CSV
+    assert suffix.headers["Content-Range"] == f"bytes 0-{len(CSV) - 1}/{len(CSV)}"
+
+
 def test_an_unsatisfiable_range_is_an_error_like_the_others(store):
     name = unique("range") + ".csv"
     requests.put(f"{store.url}/files/{name}", data=CSV)
