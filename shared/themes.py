@@ -44,7 +44,9 @@ COLUMNS = {
 REQUIRED = ("theme", "stock")
 MAX_CELL_CHARS = 200
 MAX_ROWS = 200_000
-_CODE = re.compile(r"^[0-9A-Z]{6}$")
+# A KRX short code: six digits, or a digit and five digits or capitals (preferred and new-type shares,
+# ``00104K``, ``0008Z0``). A spreadsheet drops the leading zeros of an all-digit one (``5930``): refilled.
+_CODE = re.compile(r"^[0-9][0-9A-Z]{5}$")
 _FORMULA = ("=", "+", "@")  # spreadsheet formula injection; '-' is left alone (e.g. '-' placeholders)
 
 
@@ -271,9 +273,10 @@ def _entry(line: int, row: list[str], columns: dict[str, int], width: int) -> Th
         if value.startswith(_FORMULA):
             raise BadUpload(f"Row {line}: column '{column}' starts with '{value[0]}' (a spreadsheet formula?).")
     code = cells.get("code", "")
-    if code and not _CODE.match(code.zfill(6)):
+    code = code.zfill(6) if code.isdigit() else code
+    if code and not _CODE.match(code):
         raise BadUpload(f"Row {line}: column 'code' is '{code}', not a 6-character KRX code.")
     split = lambda v: tuple(dict.fromkeys(p.strip() for p in v.split("|") if p.strip()))  # noqa: E731
-    return ThemeEntry(cells["theme"], cells["stock"], code.zfill(6) if code else "",
+    return ThemeEntry(cells["theme"], cells["stock"], code,
                       split(cells.get("keywords", "")), split(cells.get("aliases", "")),
                       split(cells.get("business", "")))

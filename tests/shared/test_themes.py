@@ -15,6 +15,19 @@ def test_korean_headers_keywords_aliases_and_padded_codes():
         "반도체", "SK하이닉스", "000660", ("HBM", "D램"), ("하이닉스",))
 
 
+@pytest.mark.parametrize("code, kept", [("660", "000660"), ("00104K", "00104K"), ("0008Z0", "0008Z0")])
+def test_krx_codes_with_letters_are_kept_and_digits_refilled(code, kept):
+    [entry] = ThemeList.from_csv_bytes(f"theme,stock,code\n반도체,삼성전자,{code}\n".encode()).entries
+    assert entry.code == kept
+
+
+@pytest.mark.parametrize("code", ["ABC", "A", "Q5", "12A", "ZZZZ", "ABCDEF", "abc123", "1234567", "00104k"])
+def test_a_code_that_is_no_krx_code_is_refused(code):
+    """Only an all-digit code lost its leading zeros in a spreadsheet; ``ABC`` is not ``000ABC``."""
+    with pytest.raises(BadUpload, match=f"column 'code' is '{code}', not a 6-character KRX code"):
+        ThemeList.from_csv_bytes(f"theme,stock,code\n반도체,삼성전자,{code}\n".encode())
+
+
 def test_save_and_load_round_trip(tmp_path):
     themes = ThemeList.from_csv_bytes("theme,stock,keywords\n2차전지,LG에너지솔루션,배터리|이차전지\n".encode())
     themes.save(tmp_path / "t.csv")
