@@ -7,6 +7,7 @@ same 400 shape instead of Werkzeug's 400/415 pages.
 """
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -205,8 +206,8 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
                                     + (f", more than {max_chars} characters need." if max_chars else ".")},
                            413) from None
     if not isinstance(payload, dict):
-        raise InvalidInput({"json": "The request body must be a JSON object with the fields "
-                                    + ", ".join(names) + "."})
+        raise InvalidInput({"json": _not_utf8() or "The request body must be a JSON object with the fields "
+                                                   + ", ".join(names) + "."})
     missing = {name: MISSING_FIELD for name in names if payload.get(name) is None}
     if missing:
         raise InvalidInput(missing)
@@ -225,6 +226,19 @@ def text_payload(names: Iterable[str] = ("title", "body"), max_chars: int = 0) -
     if max_chars and length > max_chars:
         raise InvalidInput({"text": f"text is too long: {length} characters, at most {max_chars}."}, 413)
     return text
+
+
+def _not_utf8() -> str:
+    """The message for a body that is no JSON because it is in another encoding (EUC-KR, CP949), else
+    ''. JSON is UTF-8 (or UTF-16/32, which the parser tells by the bytes): a ``charset`` is not read."""
+    data = request.get_data(cache=True)
+    try:
+        data.decode(json.detect_encoding(data))
+    except UnicodeDecodeError:
+        charset = request.mimetype_params.get("charset")
+        said = f" (it says charset={charset})" if charset else ""
+        return f"The request body is not UTF-8{said}: send the JSON encoded as UTF-8."
+    return ""
 
 
 def _trimmed(value: str) -> str:

@@ -369,6 +369,22 @@ def test_whitespace_is_not_text(request, server, path):
     assert requests.post(url, json={"title": " 툴젠 ", "body": " 유전자 "}, timeout=60).status_code == 200
 
 
+@pytest.mark.parametrize("server, path", [("tc", "/tf_inference"), ("tg", "/relevance")])
+def test_a_body_in_another_encoding_is_a_400_naming_utf8(request, server, path):
+    """An EUC-KR body is no JSON to the parser; the message says why, not "not a JSON object"."""
+    url = request.getfixturevalue(server).url + path
+    data = json.dumps({"title": TITLE, "body": BODY}, ensure_ascii=False).encode("euc-kr", "replace")
+    answer = requests.post(url, data=data, headers={"Content-Type": "application/json; charset=euc-kr"}, timeout=30)
+    assert answer.status_code == 400, answer.text[:300]
+    assert answer.json()["errors"]["json"] == ("The request body is not UTF-8 (it says charset=euc-kr): "
+                                               "send the JSON encoded as UTF-8.")
+    utf16 = requests.post(url, data=json.dumps({"title": TITLE, "body": BODY}).encode("utf-16"),
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert utf16.status_code == 200  # the parser tells UTF-16 by its bytes
+    broken = requests.post(url, data=b'{"title": ', headers={"Content-Type": "application/json"}, timeout=30)
+    assert broken.json()["errors"]["json"].startswith("The request body must be a JSON object")
+
+
 @pytest.mark.parametrize("server, path", [("tc", "/tf_inference"), ("tg", "/relevance"), ("tc", "/upload"),
                                           ("tg", "/clustering")])
 def test_a_compressed_body_is_a_400_naming_the_fix(request, server, path):
