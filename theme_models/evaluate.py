@@ -45,6 +45,7 @@ held-out article pairs (a naver-dev title with its own sentences vs other dev ar
 
     theme-eval --model models/theme-t5 --out /tmp/eval.json
     theme-eval --model models/theme-t5 --backend ctranslate2    # its converted copy (make ct2)
+    theme-eval --model GEN_DIR --rel_model REL_DIR              # as the server's GEN_MODEL_DIR / REL_MODEL_DIR
 """
 from __future__ import annotations
 
