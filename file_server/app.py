@@ -9,7 +9,7 @@ from flask import Flask
 from shared.api import make_api
 from shared.config import load_config, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
-from shared.serve import serve
+from shared.serve import read_settings, serve
 from file_server.api import StoreNameConverter, ns
 from file_server.store import FileStore
 
@@ -29,10 +29,13 @@ DEFAULTS = {
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
 }
 
+BOUNDS = {"PORT": (1, 65535), "THREADS": (1, None), "MAX_UPLOAD_BYTES": (1, None), "CLIENT_TIMEOUT": (0, None),
+          "LOG_RESPONSE_MAX_CHARS": (0, None)}
+
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then the store (created and probed), then the API."""
-    config = load_config(DEFAULTS, "FILE_SERVER", overrides)
+    config = load_config(DEFAULTS, "FILE_SERVER", overrides, bounds=BOUNDS)
     warn_unread_environment(DEFAULTS, "FILE_SERVER")
     if config["API_KEY_FOR_READS"] and not config["API_KEY"]:
         raise ValueError("FILE_SERVER_API_KEY_FOR_READS is on but FILE_SERVER_API_KEY is empty")
@@ -53,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def main() -> None:
     """Serve under gunicorn; a store that cannot be created or written stops the process."""
-    config = load_config(DEFAULTS, "FILE_SERVER")
+    config = read_settings(lambda: load_config(DEFAULTS, "FILE_SERVER", bounds=BOUNDS), "file_server",
+                           LogFormat.DASH)
     serve(create_app, "file_server", host=config["HOST"], port=config["PORT"], threads=config["THREADS"],
           client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.DASH)

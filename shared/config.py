@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from shared.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +24,19 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 class ConfigError(ValueError):
-    """A setting from the environment could not be read as the type its default has."""
+    """A setting is unusable: not of its default's type, out of its bounds, or naming what cannot be read."""
+
+
+@contextmanager
+def reading(setting: str, value: object) -> Iterator[None]:
+    """Loading what ``setting`` names (a file, a model directory): a missing file, or a theme list that
+    cannot be used, is a :class:`ConfigError` naming the setting, the value and why."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{setting}={value}: {exc.strerror if exc.filename else exc}") from None
+    except ApiError as exc:  # a theme list refused as an upload would be
+        raise ConfigError(f"{setting}={value}: {exc.body.get('error', exc.body)}") from None
 
 
 def _coerce(key: str, raw: str, default: Any) -> Any:
@@ -45,13 +60,18 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
     return raw
 
 
+Bounds = Mapping[str, tuple[float | None, float | None]]  # setting -> (lowest, highest) allowed, None: open
+
+
 def load_config(
     defaults: Mapping[str, Any],
     prefix: str,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    bounds: Bounds | None = None,
 ) -> dict[str, Any]:
-    """Merge ``defaults`` <- environment (``PREFIX_KEY``, then ``THEME_API_KEY``) <- ``overrides``."""
+    """Merge ``defaults`` <- environment (``PREFIX_KEY``, then ``THEME_API_KEY``) <- ``overrides``; a
+    number outside its ``bounds`` is a :class:`ConfigError` naming the setting."""
     env = os.environ if environ is None else environ
     config = dict(defaults)
     for key, default in defaults.items():
@@ -60,6 +80,12 @@ def load_config(
                 config[key] = _coerce(name, env[name], default)
                 break
     config.update(overrides or {})
+    for key, (low, high) in (bounds or {}).items():
+        value = config[key]
+        if (low is not None and value < low) or (high is not None and value > high):
+            allowed = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                       else f"at least {low:g}" if low is not None else f"at most {high:g}")
+            raise ConfigError(f"{prefix}_{key}={value!r}: must be {allowed}")
     return config
 
 
@@ -67,11 +93,16 @@ def warn_unread_environment(defaults: Mapping[str, Any], prefix: str,
                             environ: Mapping[str, str] | None = None) -> list[str]:
     """Settings of this server set in the environment under their bare name (``API_KEY``, ``PORT``), which
     is not read: log a warning for each, naming what is read instead (an ``API_KEY`` that silently did
-    nothing would leave the server open). Returns the bare names."""
+    nothing would leave the server open); and names with this server's prefix that are no setting of
+    it (``THEME_GENERATION_BATCHSIZE``). Returns those names."""
     env = os.environ if environ is None else environ
     unread = [key for key in defaults if key in env and key not in _SHELL_NAMES
               and f"{prefix}_{key}" not in env and f"{SUITE_PREFIX}_{key}" not in env]
     for key in unread:
         logger.warning("%s is set in the environment but not read: this server reads %s_%s (or %s_%s)",
                        key, prefix, key, SUITE_PREFIX, key)
+    for name in sorted(n for n in env if n.startswith(f"{prefix}_") and n[len(prefix) + 1:] not in defaults):
+        logger.warning("%s is set in the environment but is no setting of this server (a typo?): the README's "
+                       "configuration tables list them", name)
+        unread.append(name)
     return unread

@@ -128,7 +128,8 @@ class CT2Generator(T5Generator):
 
         path = Path(path)
         if not is_ct2_dir(path):
-            raise FileNotFoundError(f"no CTranslate2 model at {path} (model.bin missing): run `make ct2`")
+            raise FileNotFoundError(f"no CTranslate2 model at {path} (model.bin missing): convert the model with "
+                                    f"`python -m shared.ct2 <model dir> {path}` (`make ct2` for the default one)")
         device = str(device).lower()
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"

@@ -5,6 +5,8 @@ from enum import Enum
 
 import torch
 
+from shared.config import ConfigError
+
 
 class Device(str, Enum):
     AUTO = "auto"
@@ -14,7 +16,10 @@ class Device(str, Enum):
 
 def resolve_device(name: str | Device = Device.AUTO) -> tuple[torch.device, torch.dtype]:
     """``auto`` picks CUDA when available; CUDA runs bf16 where supported, else fp16."""
-    choice = Device(str(name.value if isinstance(name, Device) else name).lower())
+    value = str(name.value if isinstance(name, Device) else name).lower()
+    if value not in {d.value for d in Device}:
+        raise ConfigError(f"DEVICE={name!r}: expected one of {', '.join(d.value for d in Device)}")
+    choice = Device(value)
     if choice is Device.AUTO:
         choice = Device.CUDA if torch.cuda.is_available() else Device.CPU
     if choice is Device.CUDA:

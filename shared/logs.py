@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from enum import Enum
@@ -25,13 +26,20 @@ class LogFormat(str, Enum):
     DASH = "%(asctime)s - %(levelname)s - %(message)s"
 
 
+_WARNED_LEVEL: set[int] = set()  # processes that have said LOG_LEVEL is no level
+
+
 def configure_logging(fmt: LogFormat, level: str = "DEBUG") -> None:
     """Send every logger's records to stdout (which pm2 captures) in ``fmt``."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(fmt.value))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    known = logging.getLevelNamesMapping()
+    root.setLevel(known.get(level.upper(), logging.DEBUG))
+    if level.upper() not in known and os.getpid() not in _WARNED_LEVEL:  # (called again in each worker)
+        _WARNED_LEVEL.add(os.getpid())
+        root.warning("LOG_LEVEL=%r is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged", level)
     # Third-party debug chatter would drown the request lines operators read.
     for noisy in ("urllib3", "filelock", "PIL", "matplotlib", "fsspec", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -20,9 +20,11 @@ from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from shared.config import ConfigError
 from shared.logs import LogFormat, configure_logging
 
 logger = logging.getLogger(__name__)
@@ -157,10 +159,25 @@ class _SuiteLogger(glogging.Logger):
 
 
 class _DrainingArbiter(Arbiter):
-    """SIGINT drains in-flight requests like SIGTERM does (gunicorn's own SIGINT cuts them off)."""
+    """SIGINT drains in-flight requests like SIGTERM does (gunicorn's own SIGINT cuts them off). An app
+    that will not load stops the server once: gunicorn halts on the first worker's load error, and the
+    second's, reaped while it stops, would raise the halt again (exit 1 and two tracebacks, not 4)."""
+
+    _halting = False
 
     def handle_int(self):
         self.handle_term()
+
+    def halt(self, reason=None, exit_status=0):
+        self._halting = True
+        super().halt(reason, exit_status)
+
+    def reap_workers(self):
+        try:
+            super().reap_workers()
+        except HaltServer:
+            if not self._halting:
+                raise
 
 
 _HTTP_ERRORS = {  # what gunicorn itself refuses, before the app sees the request
@@ -216,9 +233,23 @@ class _Gunicorn(BaseApplication):
         configure_logging(self._log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
         try:
             return self._build()
+        except ConfigError as exc:  # a setting to fix: the line says which, a traceback would bury it
+            logger.error("%s could not start: %s", self._name, exc)
+            sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning
         except Exception as exc:  # the cause on the first line too: it is the line `pm2 logs` shows first
             logger.exception("%s could not start: %s", self._name, exc)
-            sys.exit(4)  # gunicorn's "app load error": the master stops instead of respawning
+            sys.exit(4)
+
+
+def read_settings(read: Callable[[], dict], name: str, log_format: LogFormat) -> dict:
+    """A server command's settings (``read``: its ``load_config``); one that cannot be read stops the
+    command with one line naming it, in the server's log format, instead of a traceback."""
+    configure_logging(log_format, os.environ.get("LOG_LEVEL", "DEBUG"))
+    try:
+        return read()
+    except ConfigError as exc:
+        logger.error("%s could not start: %s", name, exc)
+        sys.exit(2)
 
 
 def serve(build: Callable[[], Flask], name: str, *, host: str, port: int, threads: int = 8, processes: int = 1,

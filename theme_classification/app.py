@@ -6,11 +6,11 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, load_generator, server_processes, serving_threads
+from shared.backends import GENERATOR_DEFAULTS, SERVER_BOUNDS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
-from shared.config import load_config, warn_unread_environment
+from shared.config import load_config, reading, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
-from shared.serve import serve
+from shared.serve import read_settings, serve
 from theme_classification.api import ns
 from theme_classification.service import ClassificationService
 
@@ -34,16 +34,20 @@ DEFAULTS = {
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
 }
 
+BOUNDS = SERVER_BOUNDS
+
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then models (once), then the API."""
-    config = load_config(DEFAULTS, "THEME_CLASSIFICATION", overrides)
+    config = load_config(DEFAULTS, "THEME_CLASSIFICATION", overrides, bounds=BOUNDS)
     warn_unread_environment(DEFAULTS, "THEME_CLASSIFICATION")
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     data_dir = Path(config["DATA_DIR"])
-    t5 = load_generator(config["T5_MODEL_DIR"], config)
-    state = ClassificationService.load_themes(data_dir, Path(config["DEFAULT_THEME_LIST"]))
+    with reading("THEME_CLASSIFICATION_T5_MODEL_DIR", config["T5_MODEL_DIR"]):
+        t5 = load_generator(config["T5_MODEL_DIR"], config)
+    with reading("THEME_CLASSIFICATION_DEFAULT_THEME_LIST", config["DEFAULT_THEME_LIST"]):
+        state = ClassificationService.load_themes(data_dir, Path(config["DEFAULT_THEME_LIST"]))
     app.extensions["theme_classification"] = ClassificationService(t5, state, data_dir, config["NUM_BEAMS"])
     install_request_logging(app)
     install_disconnect_check(app)
@@ -54,6 +58,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def main() -> None:
     """Serve under gunicorn; a model or theme list that will not load stops the process."""
-    config = load_config(DEFAULTS, "THEME_CLASSIFICATION")
+    config = read_settings(lambda: load_config(DEFAULTS, "THEME_CLASSIFICATION", bounds=BOUNDS), "theme_classification",
+                           LogFormat.PIPE)
     serve(create_app, "theme_classification", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
           processes=server_processes(config), client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.PIPE)

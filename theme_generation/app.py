@@ -7,11 +7,11 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, load_generator, server_processes, serving_threads
+from shared.backends import GENERATOR_DEFAULTS, SERVER_BOUNDS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
-from shared.config import ConfigError, load_config, warn_unread_environment
+from shared.config import ConfigError, load_config, reading, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
-from shared.serve import serve
+from shared.serve import read_settings, serve
 from shared.t5 import T5Generator
 from shared.tfidf import TfidfMatcher
 from shared.themes import ThemeList
@@ -54,14 +54,21 @@ DEFAULTS = {
 def load_models(config: dict) -> tuple[T5Generator, T5Generator]:
     """The generator and the relevance model (on ``BACKEND``, batched unless ``BATCHING`` is off); one
     directory named twice is loaded once, so both tasks share one model and one batch queue."""
-    paths = [Path(config[key] or config["T5_MODEL_DIR"]).resolve() for key in ("GEN_MODEL_DIR", "REL_MODEL_DIR")]
-    loaded = {path: load_generator(path, config) for path in dict.fromkeys(paths)}
+    keys = [key if config[key] else "T5_MODEL_DIR" for key in ("GEN_MODEL_DIR", "REL_MODEL_DIR")]
+    paths = [Path(config[key]).resolve() for key in keys]
+    loaded = {}
+    for key, path in zip(keys, paths):
+        if path not in loaded:
+            with reading(f"THEME_GENERATION_{key}", config[key]):
+                loaded[path] = load_generator(path, config)
     return loaded[paths[0]], loaded[paths[1]]
+
+BOUNDS = {**SERVER_BOUNDS, "BATCH_SIZE": (1, None), "MAX_SENTENCES": (1, None), "CLUSTER_THRESHOLD": (0, 1)}
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then models, splitter and theme list (once), then the API."""
-    config = load_config(DEFAULTS, "THEME_GENERATION", overrides)
+    config = load_config(DEFAULTS, "THEME_GENERATION", overrides, bounds=BOUNDS)
     warn_unread_environment(DEFAULTS, "THEME_GENERATION")
     if config["MIN_REL_SCORE"] > 0:
         raise ConfigError(f"THEME_GENERATION_MIN_REL_SCORE={config['MIN_REL_SCORE']}: a log-probability, "
@@ -69,7 +76,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     generator, relevance = load_models(config)
-    themes = ThemeList.load(config["DEFAULT_THEME_LIST"])
+    with reading("THEME_GENERATION_DEFAULT_THEME_LIST", config["DEFAULT_THEME_LIST"]):
+        themes = ThemeList.load(config["DEFAULT_THEME_LIST"])
     logger.info("theme list %s: %d pairs, %d themes", config["DEFAULT_THEME_LIST"], len(themes), len(themes.themes))
     app.extensions["theme_generation"] = GenerationService(
         generator, relevance, TfidfMatcher(themes), SentenceSplitter.load(),
@@ -86,6 +94,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
-    config = load_config(DEFAULTS, "THEME_GENERATION")
+    config = read_settings(lambda: load_config(DEFAULTS, "THEME_GENERATION", bounds=BOUNDS), "theme_generation",
+                           LogFormat.DASH)
     serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
           processes=server_processes(config), client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.DASH)

@@ -4,6 +4,7 @@ import pytest
 
 from shared.backends import GENERATOR_DEFAULTS, intra_threads, server_processes
 from shared.config import ConfigError, load_config, warn_unread_environment
+from shared.logs import LogFormat, configure_logging
 
 DEFAULTS = {"PORT": 8001, "SWAGGER": True, "DEVICE": "auto", "RATIO": 0.5}
 
@@ -22,6 +23,19 @@ def test_the_server_prefix_wins_over_the_suite_prefix():
 def test_a_setting_of_the_wrong_type_is_named(env):
     with pytest.raises(ConfigError, match=next(iter(env))):
         load_config(DEFAULTS, "X", environ=env)
+
+
+BOUNDS = {"PORT": (1, 65535), "RATIO": (0, 1)}
+
+
+@pytest.mark.parametrize("env, message", [({"X_PORT": "0"}, "X_PORT=0: must be between 1 and 65535"),
+                                          ({"X_RATIO": "1.5"}, "X_RATIO=1.5: must be between 0 and 1")])
+def test_a_setting_outside_its_bounds_is_named_with_them(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(DEFAULTS, "X", environ=env, bounds=BOUNDS)
+    with pytest.raises(ConfigError, match="must be at least 1"):
+        load_config(DEFAULTS, "X", {"PORT": -1}, bounds={"PORT": (1, None)})  # overrides too
+    assert load_config(DEFAULTS, "X", environ={"X_RATIO": "1"}, bounds=BOUNDS)["RATIO"] == 1.0  # edges allowed
 
 
 def test_processes_default_to_two_on_cpu_one_with_a_gpu_and_share_the_cores(monkeypatch):
@@ -45,6 +59,22 @@ def test_a_setting_under_its_bare_name_is_reported_as_not_read(caplog):
         assert warn_unread_environment(defaults, "THEME_X", env) == ["API_KEY"]
     assert caplog.messages == ["API_KEY is set in the environment but not read: this server reads "
                                "THEME_X_API_KEY (or THEME_API_API_KEY)"]
+
+
+def test_a_name_with_the_server_s_prefix_that_is_no_setting_is_reported(caplog):
+    with caplog.at_level(logging.WARNING, logger="shared.config"):
+        assert warn_unread_environment(DEFAULTS, "X", {"X_PORTS": "1", "X_PORT": "2", "Y_FOO": "3"}) == ["X_PORTS"]
+    assert caplog.messages == ["X_PORTS is set in the environment but is no setting of this server (a typo?): "
+                               "the README's configuration tables list them"]
+
+
+def test_an_unknown_log_level_logs_everything_and_says_so(capsys):
+    configure_logging(LogFormat.DASH, "LOUD")
+    try:
+        assert logging.getLogger().level == logging.DEBUG
+        assert "WARNING - LOG_LEVEL='LOUD' is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged" in capsys.readouterr().out
+    finally:
+        logging.getLogger().handlers.clear()
 
 
 def test_a_server_started_with_a_bare_api_key_says_it_is_not_read(run_server, tmp_path, monkeypatch):
