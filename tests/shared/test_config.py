@@ -68,13 +68,15 @@ def test_a_name_with_the_server_s_prefix_that_is_no_setting_is_reported(caplog):
                                "the README's configuration tables list them"]
 
 
-def test_an_unknown_log_level_logs_everything_and_says_so(capsys):
+def test_an_unknown_log_level_logs_everything_and_says_so(capsys, monkeypatch):
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # restored afterwards, as is the level
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr("shared.logs._WARNED_LEVEL", set())
     configure_logging(LogFormat.DASH, "LOUD")
-    try:
-        assert logging.getLogger().level == logging.DEBUG
-        assert "WARNING - LOG_LEVEL='LOUD' is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged" in capsys.readouterr().out
-    finally:
-        logging.getLogger().handlers.clear()
+    assert root.level == logging.DEBUG
+    out = capsys.readouterr().out
+    assert "WARNING - LOG_LEVEL='LOUD' is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged" in out
 
 
 def test_a_server_started_with_a_bare_api_key_says_it_is_not_read(run_server, tmp_path, monkeypatch):
