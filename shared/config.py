@@ -7,6 +7,7 @@ A key ``PORT`` of a server whose prefix is ``THEME_CLASSIFICATION`` is read from
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,15 +29,15 @@ class ConfigError(ValueError):
 
 
 @contextmanager
-def reading(setting: str, value: object) -> Iterator[None]:
-    """Loading what ``setting`` names (a file, a model directory): a missing file, or a theme list that
-    cannot be used, is a :class:`ConfigError` naming the setting, the value and why."""
+def reading(what: str) -> Iterator[None]:
+    """Loading what a setting names (``what``: ``"KEY=value"``, or which file of it): a missing file, or
+    a theme list that cannot be used, is a :class:`ConfigError` saying what and why."""
     try:
         yield
     except FileNotFoundError as exc:
-        raise ConfigError(f"{setting}={value}: {exc.strerror if exc.filename else exc}") from None
+        raise ConfigError(f"{what}: {exc.strerror if exc.filename else exc}") from None
     except ApiError as exc:  # a theme list refused as an upload would be
-        raise ConfigError(f"{setting}={value}: {exc.body.get('error', exc.body)}") from None
+        raise ConfigError(f"{what}: {exc.body.get('error', exc.body)}") from None
 
 
 def _coerce(key: str, raw: str, default: Any) -> Any:
@@ -82,6 +83,8 @@ def load_config(
     config.update(overrides or {})
     for key, (low, high) in (bounds or {}).items():
         value = config[key]
+        if not math.isfinite(value):  # nan passes every comparison
+            raise ConfigError(f"{prefix}_{key}={value!r}: must be a finite number")
         if (low is not None and value < low) or (high is not None and value > high):
             allowed = (f"between {low:g} and {high:g}" if low is not None and high is not None
                        else f"at least {low:g}" if low is not None else f"at most {high:g}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from enum import Enum
@@ -26,7 +25,7 @@ class LogFormat(str, Enum):
     DASH = "%(asctime)s - %(levelname)s - %(message)s"
 
 
-_WARNED_LEVEL: set[int] = set()  # processes that have said LOG_LEVEL is no level
+_warned_level = False  # this process (or the master it was forked from) said LOG_LEVEL is no level
 
 
 def configure_logging(fmt: LogFormat, level: str = "DEBUG") -> None:
@@ -37,8 +36,9 @@ def configure_logging(fmt: LogFormat, level: str = "DEBUG") -> None:
     root.handlers[:] = [handler]
     known = logging.getLevelNamesMapping()
     root.setLevel(known.get(level.upper(), logging.DEBUG))
-    if level.upper() not in known and os.getpid() not in _WARNED_LEVEL:  # (called again in each worker)
-        _WARNED_LEVEL.add(os.getpid())
+    global _warned_level
+    if level.upper() not in known and not _warned_level:  # once: it is called again in each (forked) worker
+        _warned_level = True
         root.warning("LOG_LEVEL=%r is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged", level)
     # Third-party debug chatter would drown the request lines operators read.
     for noisy in ("urllib3", "filelock", "PIL", "matplotlib", "fsspec", "httpx", "httpcore"):

@@ -272,10 +272,10 @@ def _entry(line: int, row: list[str], columns: dict[str, int], width: int) -> Th
             raise BadUpload(f"Row {line}: column '{column}' is longer than {MAX_CELL_CHARS} characters.")
         if value.startswith(_FORMULA):
             raise BadUpload(f"Row {line}: column '{column}' starts with '{value[0]}' (a spreadsheet formula?).")
-    code = cells.get("code", "")
-    code = code.zfill(6) if code.isdigit() else code
+    cell = cells.get("code", "")
+    code = cell.zfill(6) if cell.isascii() and cell.isdigit() else cell
     if code and not _CODE.match(code):
-        raise BadUpload(f"Row {line}: column 'code' is '{code}', not a 6-character KRX code.")
+        raise BadUpload(f"Row {line}: column 'code' is '{cell}', not a 6-character KRX code.")
     split = lambda v: tuple(dict.fromkeys(p.strip() for p in v.split("|") if p.strip()))  # noqa: E731
     return ThemeEntry(cells["theme"], cells["stock"], code,
                       split(cells.get("keywords", "")), split(cells.get("aliases", "")),

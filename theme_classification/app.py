@@ -12,7 +12,7 @@ from shared.config import load_config, reading, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import read_settings, serve
 from theme_classification.api import ns
-from theme_classification.service import ClassificationService
+from theme_classification.service import ACTIVE_LIST, ClassificationService
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
@@ -44,9 +44,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     data_dir = Path(config["DATA_DIR"])
-    with reading("THEME_CLASSIFICATION_T5_MODEL_DIR", config["T5_MODEL_DIR"]):
+    with reading(f"THEME_CLASSIFICATION_T5_MODEL_DIR={config['T5_MODEL_DIR']}"):
         t5 = load_generator(config["T5_MODEL_DIR"], config)
-    with reading("THEME_CLASSIFICATION_DEFAULT_THEME_LIST", config["DEFAULT_THEME_LIST"]):
+    uploaded = data_dir / ACTIVE_LIST  # the last accepted upload, when there is one, is the list served
+    with reading(f"the list last uploaded, {uploaded} (in THEME_CLASSIFICATION_DATA_DIR; fix it, or remove it to "
+                 "start with the default list)" if uploaded.is_file()
+                 else f"THEME_CLASSIFICATION_DEFAULT_THEME_LIST={config['DEFAULT_THEME_LIST']}"):
         state = ClassificationService.load_themes(data_dir, Path(config["DEFAULT_THEME_LIST"]))
     app.extensions["theme_classification"] = ClassificationService(t5, state, data_dir, config["NUM_BEAMS"])
     install_request_logging(app)

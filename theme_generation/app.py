@@ -59,7 +59,7 @@ def load_models(config: dict) -> tuple[T5Generator, T5Generator]:
     loaded = {}
     for key, path in zip(keys, paths):
         if path not in loaded:
-            with reading(f"THEME_GENERATION_{key}", config[key]):
+            with reading(f"THEME_GENERATION_{key}={config[key]}"):
                 loaded[path] = load_generator(path, config)
     return loaded[paths[0]], loaded[paths[1]]
 
@@ -76,7 +76,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     generator, relevance = load_models(config)
-    with reading("THEME_GENERATION_DEFAULT_THEME_LIST", config["DEFAULT_THEME_LIST"]):
+    with reading(f"THEME_GENERATION_DEFAULT_THEME_LIST={config['DEFAULT_THEME_LIST']}"):
         themes = ThemeList.load(config["DEFAULT_THEME_LIST"])
     logger.info("theme list %s: %d pairs, %d themes", config["DEFAULT_THEME_LIST"], len(themes), len(themes.themes))
     app.extensions["theme_generation"] = GenerationService(

@@ -36,6 +36,9 @@ def test_a_setting_outside_its_bounds_is_named_with_them(env, message):
     with pytest.raises(ConfigError, match="must be at least 1"):
         load_config(DEFAULTS, "X", {"PORT": -1}, bounds={"PORT": (1, None)})  # overrides too
     assert load_config(DEFAULTS, "X", environ={"X_RATIO": "1"}, bounds=BOUNDS)["RATIO"] == 1.0  # edges allowed
+    for odd in ("nan", "inf"):  # nan passes every comparison
+        with pytest.raises(ConfigError, match=f"X_RATIO={float(odd)!r}: must be a finite number"):
+            load_config(DEFAULTS, "X", environ={"X_RATIO": odd}, bounds=BOUNDS)
 
 
 def test_processes_default_to_two_on_cpu_one_with_a_gpu_and_share_the_cores(monkeypatch):
@@ -72,11 +75,12 @@ def test_an_unknown_log_level_logs_everything_and_says_so(capsys, monkeypatch):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))  # restored afterwards, as is the level
     monkeypatch.setattr(root, "level", root.level)
-    monkeypatch.setattr("shared.logs._WARNED_LEVEL", set())
+    monkeypatch.setattr("shared.logs._warned_level", False)
     configure_logging(LogFormat.DASH, "LOUD")
     assert root.level == logging.DEBUG
+    configure_logging(LogFormat.DASH, "LOUD")  # as a worker does again
     out = capsys.readouterr().out
-    assert "WARNING - LOG_LEVEL='LOUD' is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged" in out
+    assert out.count("WARNING - LOG_LEVEL='LOUD' is no level (DEBUG, INFO, WARNING, ERROR): DEBUG is logged") == 1
 
 
 def test_a_server_started_with_a_bare_api_key_says_it_is_not_read(run_server, tmp_path, monkeypatch):

@@ -21,7 +21,8 @@ def test_krx_codes_with_letters_are_kept_and_digits_refilled(code, kept):
     assert entry.code == kept
 
 
-@pytest.mark.parametrize("code", ["ABC", "A", "Q5", "12A", "ZZZZ", "ABCDEF", "abc123", "1234567", "00104k"])
+@pytest.mark.parametrize("code", ["ABC", "A", "Q5", "12A", "ZZZZ", "ABCDEF", "abc123", "1234567", "00104k",
+                                  "５９３０"])  # fullwidth digits
 def test_a_code_that_is_no_krx_code_is_refused(code):
     """Only an all-digit code lost its leading zeros in a spreadsheet; ``ABC`` is not ``000ABC``."""
     with pytest.raises(BadUpload, match=f"column 'code' is '{code}', not a 6-character KRX code"):

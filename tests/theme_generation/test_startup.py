@@ -42,7 +42,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(tmp_path, setting,
 def test_a_missing_theme_list_names_the_setting_and_stops_once(tmp_path):
     """Both worker processes fail to load; gunicorn halted on the first and raised the halt again on the
     second (exit 1 and two tracebacks) before the halt was made once."""
-    done = _start(tmp_path, DEFAULT_THEME_LIST=tmp_path / "none.csv")
+    done = _start(tmp_path, DEFAULT_THEME_LIST=tmp_path / "none.csv", PROCESSES=2)
     output = done.stdout + done.stderr
     assert done.returncode == 4, output
     assert f"could not start: THEME_GENERATION_DEFAULT_THEME_LIST={tmp_path / 'none.csv'}: No such file" in output
