@@ -178,7 +178,18 @@ class ClassificationService:
         return state
 
     def health(self) -> dict:
+        """The model (a forward pass), the active list, and whether ``DATA_DIR`` would take an upload
+        (the endpoints answer either way; an upload would be a 507)."""
         state = self.current()
         return {"status": "ok", "process": os.getpid(), "t5": self.t5.health(),
                 "theme_list": {"pairs": len(state.themes), "themes": len(state.themes.themes),
-                               "stocks": len(state.themes.stocks), "source": state.source}}
+                               "stocks": len(state.themes.stocks), "source": state.source},
+                "uploads": {"writable": _writable(self.data_dir)}}
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file could be written in ``folder``, or in the folders an upload would create for it."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False

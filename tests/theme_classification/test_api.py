@@ -165,6 +165,7 @@ def test_health_touches_the_model_and_swagger_is_served(classification):
     assert health["status"] == "ok" and health["t5"]["device"] == "cpu"
     assert health["t5"]["forward_ms"] > 0
     assert health["theme_list"] == {"pairs": 7415, "themes": 268, "stocks": 2347, "source": "default"}
+    assert health["uploads"] == {"writable": True}
     assert "swagger" in requests.get(classification.url + "/docs", timeout=10).text.lower()
     spec = requests.get(classification.url + "/swagger.json", timeout=10).json()
     assert {"/t5_inference", "/tf_inference", "/theme_inference", "/upload", "/health"} <= set(spec["paths"])

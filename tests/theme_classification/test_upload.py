@@ -123,6 +123,8 @@ def test_an_unwritable_data_dir_answers_an_error_and_keeps_serving(run_server, t
     assert r.status_code == 507
     assert "previous list stays active" in r.json()["error"] and str(tmp_path) not in r.text
     assert tf(s) == before
+    health = requests.get(s.url + "/health", timeout=10).json()
+    assert health["status"] == "ok" and health["uploads"] == {"writable": False}  # what an operator must fix
 
 
 def test_concurrent_requests_see_the_old_or_the_new_list_never_a_mix(server):
