@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.config import load_config, warn_unread_environment
+from shared.config import SERVING_BOUNDS, load_config, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
 from shared.serve import read_settings, serve
 from file_server.api import StoreNameConverter, ns
@@ -29,8 +29,7 @@ DEFAULTS = {
     "LOG_RESPONSE_MAX_CHARS": 200_000,  # longer response bodies are logged cut short (0: whole)
 }
 
-BOUNDS = {"PORT": (1, 65535), "THREADS": (1, None), "MAX_UPLOAD_BYTES": (1, None), "CLIENT_TIMEOUT": (0, None),
-          "LOG_RESPONSE_MAX_CHARS": (0, None)}
+BOUNDS = {**SERVING_BOUNDS, "THREADS": (1, None)}
 
 
 def create_app(overrides: dict | None = None) -> Flask:

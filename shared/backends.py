@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from shared.batching import BatchingConfig, BatchingGenerator
+from shared.config import SERVING_BOUNDS
 from shared.t5 import T5Generator
 
 logger = logging.getLogger(__name__)
@@ -41,10 +42,9 @@ GENERATOR_DEFAULTS: dict[str, Any] = {
     "REQUEST_TIMEOUT_S": 60.0,
 }
 # What a model server's settings may be (``shared.config.load_config``'s bounds).
-SERVER_BOUNDS = {
-    "PORT": (1, 65535), "THREADS": (0, None), "NUM_BEAMS": (1, None), "MAX_TEXT_BYTES": (0, None),
-    "MAX_TEXT_CHARS": (1, None), "MAX_UPLOAD_BYTES": (1, None), "CLIENT_TIMEOUT": (0, None),
-    "LOG_RESPONSE_MAX_CHARS": (0, None), "CT2_THREADS": (0, None), "TORCH_THREADS": (0, None),
+MODEL_SERVER_BOUNDS = {
+    **SERVING_BOUNDS, "THREADS": (0, None), "NUM_BEAMS": (1, None), "MAX_TEXT_BYTES": (0, None),
+    "MAX_TEXT_CHARS": (1, None), "CT2_THREADS": (0, None), "TORCH_THREADS": (0, None),
     "PROCESSES": (0, None), "BATCH_WORKERS": (1, None), "MAX_BATCH_SIZE": (1, None), "MAX_BATCH_TOKENS": (0, None),
     "MAX_WAIT_MS": (0, None), "MAX_QUEUE": (1, None), "REQUEST_TIMEOUT_S": (0.1, None),
 }

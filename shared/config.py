@@ -62,6 +62,9 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
 
 
 Bounds = Mapping[str, tuple[float | None, float | None]]  # setting -> (lowest, highest) allowed, None: open
+# The bounds of the serving settings every server has.
+SERVING_BOUNDS: Bounds = {"PORT": (1, 65535), "MAX_UPLOAD_BYTES": (1, None), "CLIENT_TIMEOUT": (0, None),
+                          "LOG_RESPONSE_MAX_CHARS": (0, None)}
 
 
 def load_config(

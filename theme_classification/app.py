@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, SERVER_BOUNDS, load_generator, server_processes, serving_threads
+from shared.backends import GENERATOR_DEFAULTS, MODEL_SERVER_BOUNDS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
 from shared.config import load_config, reading, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
@@ -34,7 +34,7 @@ DEFAULTS = {
     **GENERATOR_DEFAULTS,  # BACKEND, BATCHING, MAX_BATCH_SIZE, MAX_WAIT_MS, MAX_QUEUE ... (docs/performance.md)
 }
 
-BOUNDS = SERVER_BOUNDS
+BOUNDS = MODEL_SERVER_BOUNDS
 
 
 def create_app(overrides: dict | None = None) -> Flask:

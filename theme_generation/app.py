@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.api import make_api
-from shared.backends import GENERATOR_DEFAULTS, SERVER_BOUNDS, load_generator, server_processes, serving_threads
+from shared.backends import GENERATOR_DEFAULTS, MODEL_SERVER_BOUNDS, load_generator, server_processes, serving_threads
 from shared.batching import install_disconnect_check
 from shared.config import ConfigError, load_config, reading, warn_unread_environment
 from shared.logs import LogFormat, install_request_logging
@@ -63,16 +63,23 @@ def load_models(config: dict) -> tuple[T5Generator, T5Generator]:
                 loaded[path] = load_generator(path, config)
     return loaded[paths[0]], loaded[paths[1]]
 
-BOUNDS = {**SERVER_BOUNDS, "BATCH_SIZE": (1, None), "MAX_SENTENCES": (1, None), "CLUSTER_THRESHOLD": (0, 1)}
+
+BOUNDS = {**MODEL_SERVER_BOUNDS, "BATCH_SIZE": (1, None), "MAX_SENTENCES": (1, None), "CLUSTER_THRESHOLD": (0, 1)}
+
+
+def settings(overrides: dict | None = None) -> dict:
+    """The server's settings, checked: read by ``main`` before the server starts and by ``create_app``."""
+    config = load_config(DEFAULTS, "THEME_GENERATION", overrides, bounds=BOUNDS)
+    if config["MIN_REL_SCORE"] > 0:
+        raise ConfigError(f"THEME_GENERATION_MIN_REL_SCORE={config['MIN_REL_SCORE']}: a log-probability, "
+                          "0 or below (0: the relevance model's answers alone)")
+    return config
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, then models, splitter and theme list (once), then the API."""
-    config = load_config(DEFAULTS, "THEME_GENERATION", overrides, bounds=BOUNDS)
+    config = settings(overrides)
     warn_unread_environment(DEFAULTS, "THEME_GENERATION")
-    if config["MIN_REL_SCORE"] > 0:
-        raise ConfigError(f"THEME_GENERATION_MIN_REL_SCORE={config['MIN_REL_SCORE']}: a log-probability, "
-                          "0 or below (0: the relevance model's answers alone)")
     app = Flask(__name__)
     app.config.update(config, MAX_CONTENT_LENGTH=config["MAX_UPLOAD_BYTES"])
     generator, relevance = load_models(config)
@@ -94,7 +101,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def main() -> None:
     """Serve under gunicorn; a model, splitter or theme list that will not load stops the process."""
-    config = read_settings(lambda: load_config(DEFAULTS, "THEME_GENERATION", bounds=BOUNDS), "theme_generation",
-                           LogFormat.DASH)
+    config = read_settings(settings, "theme_generation", LogFormat.DASH)
     serve(create_app, "theme_generation", host=config["HOST"], port=config["PORT"], threads=serving_threads(config),
           processes=server_processes(config), client_timeout=config["CLIENT_TIMEOUT"], log_format=LogFormat.DASH)
